@@ -1,1 +1,226 @@
-fn main() {}
+//! `servicehall`: the all-in-one launcher and the per-role commands. Parses the command
+//! line, builds the parts and hands over to the libraries; nothing else lives here.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "servicehall",
+    version,
+    about = "After-sales service centre suite (GB/T 售后服务规范)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub: the centre's store, queue engine and LAN API.
+    Hub {
+        /// Where the database and the hub's files live.
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Address to serve the API on.
+        #[arg(long, env = "SERVICEHALL_LISTEN", default_value = "0.0.0.0:8470")]
+        listen: SocketAddr,
+        /// The centre's TOML configuration (built-in defaults without it).
+        #[arg(long, env = "SERVICEHALL_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Read a PIN or password on standard input and print its argon2id hash for the config.
+    HashSecret,
+    /// Check a configuration file and say what is wrong with it.
+    CheckConfig { file: PathBuf },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash-chained audit log and report the first broken link (GB/T 5.6.2.3).
+    Verify {
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => all_in_one(),
+        Some(Command::Hub {
+            data_dir,
+            listen,
+            config,
+        }) => {
+            let config = load_config(config.as_deref())?;
+            serve_hub(data_dir, listen, config, false)
+        }
+        Some(Command::HashSecret) => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_to_string(&mut secret)
+                .context("reading the secret from standard input")?;
+            let hash = hub::auth::hash_secret(secret.trim_end_matches(['\r', '\n']))?;
+            println!("{hash}");
+            Ok(())
+        }
+        Some(Command::CheckConfig { file }) => {
+            let cfg = hub::Config::load(&file)?;
+            println!(
+                "{}: ok ({} services, {} counters, {} staff)",
+                file.display(),
+                cfg.services.len(),
+                cfg.counters.len(),
+                cfg.staff.len()
+            );
+            Ok(())
+        }
+        Some(Command::Audit {
+            command: AuditCommand::Verify { data_dir },
+        }) => audit_verify(&data_dir),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<hub::Config> {
+    match path {
+        Some(p) => Ok(hub::Config::load(p)?),
+        None => Ok(hub::Config::default()),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn serve_hub(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    config: hub::Config,
+    open_day_on_start: bool,
+) -> Result<()> {
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        // The first line on standard output says where the hub is (scripts and tests read it).
+        println!("servicehall hub listening on http://{addr}");
+        let opts = hub::HubOptions {
+            data_dir,
+            config,
+            clock: None,
+            open_day_on_start,
+        };
+        hub::run(listener, opts, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// `servicehall` with no arguments: the whole installation on this machine.
+fn all_in_one() -> Result<()> {
+    let data_dir = match std::env::var_os("SERVICEHALL_DATA_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => default_data_dir()?,
+    };
+    let listen: SocketAddr = std::env::var("SERVICEHALL_LISTEN")
+        .unwrap_or_else(|_| "127.0.0.1:8470".into())
+        .parse()
+        .context("SERVICEHALL_LISTEN must be an address like 127.0.0.1:8470")?;
+    let config_file = data_dir.join("servicehall.toml");
+    let config = load_config(config_file.exists().then_some(config_file.as_path()))?;
+    let display =
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    eprintln!("servicehall all-in-one");
+    eprintln!("  data:    {}", data_dir.display());
+    eprintln!(
+        "  config:  {}",
+        if config_file.exists() {
+            config_file.display().to_string()
+        } else {
+            "built-in defaults".into()
+        }
+    );
+    if display {
+        eprintln!(
+            "  display: found; this build runs the hub only (the device apps are not part of it yet)"
+        );
+    } else {
+        eprintln!("  display: none found, running headless: the hub only");
+    }
+    if config.staff.is_empty() {
+        eprintln!(
+            "  staff:   `admin`, password in {}",
+            data_dir.join(hub::INITIAL_ADMIN_FILE).display()
+        );
+    }
+    serve_hub(data_dir, listen, config, true)
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(x).join("servicehall"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/servicehall")),
+        None => bail!("set SERVICEHALL_DATA_DIR or HOME so the hub knows where to keep its data"),
+    }
+}
+
+fn audit_verify(data_dir: &Path) -> Result<()> {
+    let db = data_dir.join(hub::DB_FILE);
+    if !db.exists() {
+        bail!("no hub database at {}", db.display());
+    }
+    let (entries, broken) = hub::store::verify_audit_file(&db)?;
+    match broken {
+        None => {
+            println!("audit log ok: {entries} entries, chain intact");
+            Ok(())
+        }
+        Some(id) => bail!(
+            "audit log broken at entry {id} (of {entries} checked): it was altered or removed"
+        ),
+    }
+}

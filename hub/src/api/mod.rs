@@ -1,0 +1,497 @@
+//! The hub's HTTP + WebSocket API for the devices (`/api/v1/...`). Handlers parse and
+//! check input, then call the store; every error leaves as a JSON problem body naming
+//! the field at fault. No input may make a handler panic or answer 500.
+
+mod errors;
+mod extract;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use chrono::Utc;
+use protocol::*;
+use tokio::sync::watch;
+
+pub use errors::ApiError;
+use extract::{Body, MaybeStaff, Staff, parse_id, parse_optional_body};
+
+use crate::config::Config;
+use crate::store::{self, Actor, Store, StoreError, TicketMove};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub cfg: Arc<Config>,
+    /// Flips to true when the hub shuts down, ending WebSocket streams.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/catalogue", get(catalogue))
+        .route("/queue", get(queue))
+        .route("/events", get(ws::events))
+        .route("/tickets", post(issue_ticket))
+        .route("/tickets/unprinted", get(unprinted))
+        .route("/tickets/{id}", get(ticket))
+        .route("/tickets/{id}/{action}", post(ticket_action))
+        .route("/call-next", post(call_next))
+        .route("/day/open", post(open_day))
+        .route("/day/close", post(close_day))
+        .route("/sessions", post(login))
+        .route("/sessions/current", axum::routing::delete(logout))
+        .route("/requests", post(create_request))
+        .route("/requests/{id}", get(request))
+        .route("/requests/{id}/advance", post(advance_request))
+        .route("/requests/{id}/quote", post(make_quote))
+        .route("/requests/{id}/quote/acknowledge", post(acknowledge_quote))
+        .route("/requests/{id}/payments", post(record_payment))
+        .route("/requests/{id}/refunds", post(record_refund))
+        .route("/refunds", get(refunds))
+        .route("/refunds/{id}/paid", post(refund_paid))
+        .route("/audit/verify", get(verify_audit))
+        .fallback(not_found)
+        .with_state(state);
+    Router::new()
+        .nest(API_PREFIX, api)
+        .fallback(not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            errors::panic_response,
+        ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_endpoint",
+        "there is no such endpoint",
+        None,
+    )
+}
+
+async fn health(State(st): State<AppState>) -> ApiResult<Health> {
+    let cfg = st.cfg.clone();
+    let clock_synced = st.store.clock().synced();
+    let h = st
+        .store
+        .read(move |c| {
+            Ok(Health {
+                status: "ok".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                centre_id: cfg.centre.id.clone(),
+                day: store::current_day(c)?,
+                clock_synced,
+                last_seq: store::last_seq(c)?,
+                outbox_unsent: store::unsent_count(c)?,
+                unprinted_tickets: i64::try_from(store::unprinted_tickets(c)?.len())
+                    .unwrap_or(i64::MAX),
+            })
+        })
+        .await?;
+    Ok(Json(h))
+}
+
+/// GB/T 5.3.1: the centre's published information and fees, the same numbers the
+/// counter charges.
+async fn catalogue(State(st): State<AppState>) -> Json<Catalogue> {
+    let c = &st.cfg;
+    Json(Catalogue {
+        centre: CentreInfo {
+            id: c.centre.id.clone(),
+            name_zh: c.centre.name_zh.clone(),
+            name_en: c.centre.name_en.clone(),
+            address: c.centre.address.clone(),
+            phone: c.centre.phone.clone(),
+            qualifications: c.centre.qualifications.clone(),
+            change_procedure_zh: c.centre.change_procedure_zh.clone(),
+            change_procedure_en: c.centre.change_procedure_en.clone(),
+        },
+        services: c
+            .services
+            .values()
+            .map(|s| CatalogueService {
+                service: s.spec.kind,
+                name_zh: s.spec.name_zh.clone(),
+                name_en: s.spec.name_en.clone(),
+                prefix: s.spec.prefix,
+                paid: s.spec.paid,
+                reply_within_minutes: s.spec.reply_within_minutes,
+                resolve_within_hours: s.spec.resolve_within_hours,
+                fees: s.fees.clone(),
+            })
+            .collect(),
+    })
+}
+
+async fn queue(State(st): State<AppState>) -> ApiResult<QueueSnapshot> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| store::queue_snapshot(c, &cfg, Utc::now()))
+            .await?,
+    ))
+}
+
+async fn issue_ticket(
+    State(st): State<AppState>,
+    Body(req): Body<IssueTicket>,
+) -> Result<(StatusCode, Json<IssuedTicket>), ApiError> {
+    if let Some(d) = &req.device
+        && d.len() > 64
+    {
+        return Err(StoreError::invalid("device", "at most 64 characters").into());
+    }
+    let cfg = st.cfg.clone();
+    let issued = st
+        .store
+        .write(move |ctx| store::issue_ticket(ctx, &cfg, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+async fn ticket(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<TicketView> {
+    let id = parse_id(&id)?;
+    Ok(Json(
+        st.store.read(move |c| store::read_ticket(c, id)).await?,
+    ))
+}
+
+async fn unprinted(State(st): State<AppState>, Staff(_s): Staff) -> ApiResult<Vec<TicketView>> {
+    Ok(Json(st.store.read(store::unprinted_tickets).await?))
+}
+
+async fn call_next(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    body: Bytes,
+) -> ApiResult<Option<TicketView>> {
+    let req: CallTicket = parse_optional_body(&body)?;
+    if let Some(c) = req.counter
+        && Some(c) != s.counter
+    {
+        return Err(StoreError::Forbidden(format!(
+            "you are logged in at counter {:?}, not {c}",
+            s.counter
+        ))
+        .into());
+    }
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::call_next(ctx, &cfg, &s))
+            .await?,
+    ))
+}
+
+async fn ticket_action(
+    State(st): State<AppState>,
+    MaybeStaff(session): MaybeStaff,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<TicketView> {
+    let id = parse_id(&id)?;
+    if action == "printed" {
+        // The kiosk confirms a print; no staff needed.
+        return Ok(Json(
+            st.store
+                .write(move |ctx| store::mark_printed(ctx, id))
+                .await?,
+        ));
+    }
+    let session = session.ok_or_else(ApiError::login_required)?;
+    let mv = match action.as_str() {
+        "call" => TicketMove::Call,
+        "recall" => TicketMove::Recall,
+        "start" => TicketMove::Start,
+        "finish" => TicketMove::Finish,
+        "no-show" => TicketMove::NoShow,
+        "hold" => TicketMove::Hold,
+        "resume" => TicketMove::Resume,
+        "transfer" => {
+            let t: TransferTicket = extract::parse_body(&body)?;
+            TicketMove::Transfer {
+                service: t.service,
+                to_front: t.to_front,
+                reason: t.reason,
+            }
+        }
+        "cancel" => {
+            let r: Reason = parse_optional_body(&body)?;
+            TicketMove::Cancel { reason: r.reason }
+        }
+        "void" => {
+            return Ok(Json(
+                st.store
+                    .write(move |ctx| store::void_unprinted(ctx, &session, id))
+                    .await?,
+            ));
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_action",
+                &format!("`{other}` is not a ticket action"),
+                Some("action"),
+            ));
+        }
+    };
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::act_on_ticket(ctx, &cfg, &session, id, mv))
+            .await?,
+    ))
+}
+
+fn require_supervisor(s: &store::Session) -> Result<(), ApiError> {
+    if s.role.at_least(domain::Role::Supervisor) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("this needs a supervisor".into()).into())
+    }
+}
+
+async fn open_day(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    body: Bytes,
+) -> ApiResult<BusinessDayView> {
+    require_supervisor(&s)?;
+    let req: OpenDay = parse_optional_body(&body)?;
+    let date = req.date.unwrap_or_else(|| st.cfg.local_date(Utc::now()));
+    let actor = s.actor();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::open_day(ctx, &actor, date))
+            .await?,
+    ))
+}
+
+async fn close_day(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<BusinessDayView> {
+    require_supervisor(&s)?;
+    let actor = s.actor();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::close_day(ctx, &actor))
+            .await?,
+    ))
+}
+
+async fn login(
+    State(st): State<AppState>,
+    Body(req): Body<Login>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    if req.staff_id.is_empty() || req.staff_id.len() > 64 {
+        return Err(StoreError::invalid("staff_id", "must be 1 to 64 characters").into());
+    }
+    if req.secret.len() > 256 {
+        return Err(StoreError::invalid("secret", "too long").into());
+    }
+    let staff_id = req.staff_id.clone();
+    let check = st
+        .store
+        .read(move |c| store::load_login_check(c, &staff_id))
+        .await?;
+    if let Some(until) = check.as_ref().and_then(|c| c.locked_until)
+        && until > Utc::now()
+    {
+        return Err(StoreError::LockedOut(until).into());
+    }
+    let stored = check.as_ref().and_then(|c| c.secret_hash.clone());
+    let secret = req.secret.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || crate::auth::verify_secret(stored.as_deref(), &secret))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let cfg = st.cfg.clone();
+    match (ok, check) {
+        (true, Some(check)) => {
+            let token = crate::auth::new_token();
+            let view = st
+                .store
+                .write(move |ctx| {
+                    store::start_session(ctx, &cfg, &check.record, req.counter, req.device, &token)
+                })
+                .await?;
+            Ok((StatusCode::CREATED, Json(view)))
+        }
+        _ => {
+            let staff_id = req.staff_id;
+            let device = req.device;
+            let locked = st
+                .store
+                .write(move |ctx| store::record_login_failure(ctx, &cfg, &staff_id, device))
+                .await?;
+            Err(match locked {
+                Some(until) => StoreError::LockedOut(until),
+                None => StoreError::BadCredentials,
+            }
+            .into())
+        }
+    }
+}
+
+async fn logout(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<serde_json::Value> {
+    st.store
+        .write(move |ctx| store::end_session(ctx, &s))
+        .await?;
+    Ok(Json(serde_json::json!({ "logged_out": true })))
+}
+
+async fn create_request(
+    State(st): State<AppState>,
+    MaybeStaff(s): MaybeStaff,
+    Body(req): Body<CreateRequest>,
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    let actor = s.map_or_else(
+        || Actor {
+            staff_id: None,
+            device: Some("kiosk".into()),
+        },
+        |s| s.actor(),
+    );
+    let cfg = st.cfg.clone();
+    let view = st
+        .store
+        .write(move |ctx| store::create_request(ctx, &cfg, &actor, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn request(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<RequestView> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| store::read_request(c, &cfg, id, Utc::now()))
+            .await?,
+    ))
+}
+
+async fn advance_request(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<AdvanceRequest>,
+) -> ApiResult<RequestView> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::advance_request(ctx, &cfg, &s, id, req.to))
+            .await?,
+    ))
+}
+
+async fn make_quote(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<MakeQuote>,
+) -> ApiResult<QuoteView> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::make_quote(ctx, &cfg, &s, id, &req))
+            .await?,
+    ))
+}
+
+async fn acknowledge_quote(
+    State(st): State<AppState>,
+    MaybeStaff(s): MaybeStaff,
+    Path(id): Path<String>,
+    Body(req): Body<AcknowledgeQuote>,
+) -> ApiResult<QuoteView> {
+    let id = parse_id(&id)?;
+    let actor = s.map_or_else(
+        || Actor {
+            staff_id: None,
+            device: Some(req.via.clone()),
+        },
+        |s| s.actor(),
+    );
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::acknowledge_quote(ctx, &actor, id, &req))
+            .await?,
+    ))
+}
+
+async fn record_payment(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<RecordPayment>,
+) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    let p = st
+        .store
+        .write(move |ctx| store::record_payment(ctx, &cfg, &s, id, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn record_refund(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<RecordRefund>,
+) -> Result<(StatusCode, Json<RefundView>), ApiError> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    let r = st
+        .store
+        .write(move |ctx| store::record_refund(ctx, &cfg, &s, id, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+async fn refunds(State(st): State<AppState>, Staff(_s): Staff) -> ApiResult<Vec<RefundView>> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| store::list_refunds(c, &cfg, Utc::now()))
+            .await?,
+    ))
+}
+
+async fn refund_paid(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<RefundView> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::mark_refund_paid(ctx, &cfg, &s, id))
+            .await?,
+    ))
+}
+
+/// GB/T 5.6.2.3: walks the audit chain.
+async fn verify_audit(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<AuditVerification> {
+    require_supervisor(&s)?;
+    let (entries, first_broken) = st.store.read(store::verify_chain).await?;
+    Ok(Json(AuditVerification {
+        entries,
+        ok: first_broken.is_none(),
+        first_broken,
+    }))
+}

@@ -1,0 +1,718 @@
+//! The centre's configuration (GB/T 5.1): one TOML file with the centre's published
+//! information (5.3), services and their fees, counters, staff and skills (5.2), opening
+//! hours, the holiday calendar and security settings. Validated at start with messages
+//! that name the bad key; every key has a built-in default, so the hub also runs with no
+//! file at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{FixedOffset, NaiveDate, NaiveTime};
+use domain::{FeeItem, Fen, Role, ServiceSpec, ServiceType, Skill, SkillGrant, WorkCalendar};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
+}
+
+// ------------------------------------------------------------------ the file's shape
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    centre: RawCentre,
+    #[serde(default)]
+    day: RawDay,
+    #[serde(default)]
+    services: Vec<RawService>,
+    #[serde(default)]
+    counters: Vec<RawCounter>,
+    #[serde(default)]
+    staff: Vec<RawStaff>,
+    #[serde(default)]
+    calendar: RawCalendar,
+    #[serde(default)]
+    opening_hours: BTreeMap<String, String>,
+    #[serde(default)]
+    security: RawSecurity,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCentre {
+    id: String,
+    name_zh: String,
+    name_en: String,
+    address: String,
+    phone: String,
+    qualifications: Vec<String>,
+    change_procedure_zh: String,
+    change_procedure_en: String,
+    /// Minutes east of UTC; China is +480 all year.
+    utc_offset_minutes: i32,
+}
+
+impl Default for RawCentre {
+    fn default() -> Self {
+        RawCentre {
+            id: "centre-001".into(),
+            name_zh: "售后服务中心".into(),
+            name_en: "After-sales Service Centre".into(),
+            address: String::new(),
+            phone: String::new(),
+            qualifications: Vec::new(),
+            change_procedure_zh: "如需变更服务内容、时间或费用，请到服务窗口办理，变更以书面协议为准。".into(),
+            change_procedure_en:
+                "To change the service, its time or its fees, ask at a counter; changes take effect in a written agreement."
+                    .into(),
+            utc_offset_minutes: 480,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDay {
+    auto_open_at: Option<String>,
+    auto_close_at: Option<String>,
+    clock_trusted: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    kind: String,
+    #[serde(default = "yes")]
+    enabled: bool,
+    name_zh: Option<String>,
+    name_en: Option<String>,
+    prefix: Option<String>,
+    paid: Option<bool>,
+    reply_within_minutes: Option<u32>,
+    resolve_within_hours: Option<u32>,
+    required_skills: Option<Vec<String>>,
+    priority_every: Option<u32>,
+    default_service_minutes: Option<u32>,
+    #[serde(default)]
+    fees: Vec<RawFee>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFee {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    unit_price_fen: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCounter {
+    number: u32,
+    name: Option<String>,
+    services: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStaff {
+    id: String,
+    name: String,
+    #[serde(default = "staff_role")]
+    role: String,
+    /// An argon2id PHC string made by `servicehall hash-secret`.
+    secret_hash: Option<String>,
+    #[serde(default)]
+    skills: Vec<RawSkill>,
+}
+
+fn staff_role() -> String {
+    "staff".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSkill {
+    skill: String,
+    valid_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCalendar {
+    holidays: Vec<NaiveDate>,
+    makeup_workdays: Vec<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSecurity {
+    max_failed_logins: u32,
+    lockout_minutes: u32,
+    session_hours: u32,
+}
+
+impl Default for RawSecurity {
+    fn default() -> Self {
+        RawSecurity {
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+            session_hours: 12,
+        }
+    }
+}
+
+// ------------------------------------------------------------------ the validated shape
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Centre {
+    pub id: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub address: String,
+    pub phone: String,
+    pub qualifications: Vec<String>,
+    pub change_procedure_zh: String,
+    pub change_procedure_en: String,
+    pub utc_offset: FixedOffset,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub spec: ServiceSpec,
+    pub fees: Vec<FeeItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub number: u32,
+    pub name: String,
+    pub services: Vec<ServiceType>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub secret_hash: Option<String>,
+    pub skills: Vec<SkillGrant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Security {
+    pub max_failed_logins: u32,
+    pub lockout_minutes: u32,
+    pub session_hours: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DayPolicy {
+    pub auto_open_at: Option<NaiveTime>,
+    pub auto_close_at: Option<NaiveTime>,
+    pub clock_trusted: bool,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub centre: Centre,
+    pub day: DayPolicy,
+    /// Enabled services only, in the standard's order.
+    pub services: BTreeMap<ServiceType, Service>,
+    pub counters: BTreeMap<u32, Counter>,
+    pub staff: Vec<StaffMember>,
+    pub calendar: WorkCalendar,
+    pub opening_hours: BTreeMap<String, (NaiveTime, NaiveTime)>,
+    pub security: Security,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The built-in defaults are valid by construction; a test proves it.
+        Config::from_toml_str("", "<built-in defaults>")
+            .unwrap_or_else(|e| panic!("built-in defaults: {e}"))
+    }
+}
+
+fn default_fees(kind: ServiceType) -> Vec<FeeItem> {
+    let item = |code: &str, zh: &str, en: &str, fen: i64| FeeItem {
+        code: code.into(),
+        name_zh: zh.into(),
+        name_en: en.into(),
+        unit_price: Fen(fen),
+    };
+    match kind {
+        ServiceType::Installation => vec![
+            item(
+                "install_standard",
+                "标准安装费",
+                "Standard installation",
+                8000,
+            ),
+            item("bracket", "安装支架", "Mounting bracket", 4500),
+            item(
+                "extra_pipe_m",
+                "加长管路（每米）",
+                "Extra piping (per metre)",
+                3000,
+            ),
+        ],
+        ServiceType::Repair => vec![
+            item("inspection", "检测费", "Inspection", 3000),
+            item(
+                "labour_hour",
+                "维修工时费（每小时）",
+                "Repair labour (per hour)",
+                6000,
+            ),
+            item("part_board", "主板更换", "Main board replacement", 28000),
+            item("part_screen", "屏幕更换", "Screen replacement", 45000),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+const WEEKDAY_KEYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_toml_str(&text, &path.display().to_string())
+    }
+
+    pub fn from_toml_str(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let bad = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+
+        let c = raw.centre;
+        if c.id.trim().is_empty()
+            || !c
+                .id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        {
+            return Err(bad(
+                "centre.id".into(),
+                "must be letters, digits, '-' or '_'".into(),
+            ));
+        }
+        let utc_offset = FixedOffset::east_opt(c.utc_offset_minutes.saturating_mul(60))
+            .ok_or_else(|| {
+                bad(
+                    "centre.utc_offset_minutes".into(),
+                    "must be between -1439 and 1439".into(),
+                )
+            })?;
+        let centre = Centre {
+            id: c.id,
+            name_zh: c.name_zh,
+            name_en: c.name_en,
+            address: c.address,
+            phone: c.phone,
+            qualifications: c.qualifications,
+            change_procedure_zh: c.change_procedure_zh,
+            change_procedure_en: c.change_procedure_en,
+            utc_offset,
+        };
+
+        let time = |key: &str, v: &Option<String>| -> Result<Option<NaiveTime>, ConfigError> {
+            v.as_deref()
+                .map(|s| {
+                    NaiveTime::parse_from_str(s, "%H:%M")
+                        .map_err(|_| bad(key.into(), format!("`{s}` is not a time like 08:30")))
+                })
+                .transpose()
+        };
+        let day = DayPolicy {
+            auto_open_at: time("day.auto_open_at", &raw.day.auto_open_at)?,
+            auto_close_at: time("day.auto_close_at", &raw.day.auto_close_at)?,
+            clock_trusted: raw.day.clock_trusted,
+        };
+
+        // GB/T 4.2.1: the five built-in services, overridden per kind.
+        let mut services: BTreeMap<ServiceType, Service> = ServiceType::ALL
+            .into_iter()
+            .map(|k| {
+                (
+                    k,
+                    Service {
+                        spec: ServiceSpec::default_for(k),
+                        fees: default_fees(k),
+                    },
+                )
+            })
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (i, s) in raw.services.into_iter().enumerate() {
+            let key = |f: &str| format!("services[{i}].{f}");
+            let kind: ServiceType = s
+                .kind
+                .parse()
+                .map_err(|e| bad(key("kind"), format!("{e}")))?;
+            if !seen.insert(kind) {
+                return Err(bad(
+                    key("kind"),
+                    format!("`{}` is configured twice", kind.code()),
+                ));
+            }
+            if !s.enabled {
+                services.remove(&kind);
+                continue;
+            }
+            let Some(entry) = services.get_mut(&kind) else {
+                continue;
+            };
+            let spec = &mut entry.spec;
+            if let Some(v) = s.name_zh {
+                spec.name_zh = v;
+            }
+            if let Some(v) = s.name_en {
+                spec.name_en = v;
+            }
+            if let Some(p) = s.prefix {
+                let mut chars = p.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(ch), None) if ch.is_ascii_uppercase() => spec.prefix = ch,
+                    _ => return Err(bad(key("prefix"), format!("`{p}` must be one letter A-Z"))),
+                }
+            }
+            if let Some(v) = s.paid {
+                spec.paid = v;
+            }
+            if let Some(v) = s.reply_within_minutes {
+                spec.reply_within_minutes = v;
+            }
+            if let Some(v) = s.resolve_within_hours {
+                if v == 0 {
+                    return Err(bad(
+                        key("resolve_within_hours"),
+                        "must be at least 1".into(),
+                    ));
+                }
+                spec.resolve_within_hours = v;
+            }
+            if let Some(v) = s.required_skills {
+                spec.required_skills = v.into_iter().map(Skill::new).collect();
+            }
+            if let Some(v) = s.priority_every {
+                spec.priority_every = v;
+            }
+            if let Some(v) = s.default_service_minutes {
+                if v == 0 {
+                    return Err(bad(
+                        key("default_service_minutes"),
+                        "must be at least 1".into(),
+                    ));
+                }
+                spec.default_service_minutes = v;
+            }
+            if !s.fees.is_empty() {
+                let mut codes = BTreeSet::new();
+                entry.fees = Vec::with_capacity(s.fees.len());
+                for (j, f) in s.fees.into_iter().enumerate() {
+                    let fkey = |n: &str| format!("services[{i}].fees[{j}].{n}");
+                    if f.unit_price_fen < 0 {
+                        return Err(bad(fkey("unit_price_fen"), "must not be negative".into()));
+                    }
+                    if f.code.trim().is_empty() || !codes.insert(f.code.clone()) {
+                        return Err(bad(
+                            fkey("code"),
+                            format!("`{}` is empty or repeated", f.code),
+                        ));
+                    }
+                    entry.fees.push(FeeItem {
+                        code: f.code,
+                        name_zh: f.name_zh,
+                        name_en: f.name_en,
+                        unit_price: Fen(f.unit_price_fen),
+                    });
+                }
+            }
+        }
+        if services.is_empty() {
+            return Err(bad(
+                "services".into(),
+                "at least one service must stay enabled".into(),
+            ));
+        }
+        let mut prefixes = BTreeMap::new();
+        for s in services.values() {
+            if let Some(other) = prefixes.insert(s.spec.prefix, s.spec.kind) {
+                return Err(bad(
+                    "services".into(),
+                    format!(
+                        "prefix `{}` is used by both {} and {}",
+                        s.spec.prefix,
+                        other.code(),
+                        s.spec.kind.code()
+                    ),
+                ));
+            }
+            if s.spec.paid && s.fees.is_empty() {
+                return Err(bad(
+                    "services".into(),
+                    format!(
+                        "{} is paid but has no fees: GB/T 4.2.3 needs an itemised list",
+                        s.spec.kind.code()
+                    ),
+                ));
+            }
+        }
+
+        let mut counters = BTreeMap::new();
+        if raw.counters.is_empty() {
+            for n in 1..=4 {
+                counters.insert(
+                    n,
+                    Counter {
+                        number: n,
+                        name: format!("{n}号窗口"),
+                        services: services.keys().copied().collect(),
+                    },
+                );
+            }
+        }
+        for (i, c) in raw.counters.into_iter().enumerate() {
+            let key = |f: &str| format!("counters[{i}].{f}");
+            if c.number == 0 {
+                return Err(bad(key("number"), "counters are numbered from 1".into()));
+            }
+            let list = match c.services {
+                None => services.keys().copied().collect(),
+                Some(names) => {
+                    let mut v = Vec::new();
+                    for (j, n) in names.iter().enumerate() {
+                        let t: ServiceType = n.parse().map_err(|e| {
+                            bad(format!("counters[{i}].services[{j}]"), format!("{e}"))
+                        })?;
+                        if !services.contains_key(&t) {
+                            return Err(bad(
+                                format!("counters[{i}].services[{j}]"),
+                                format!("{} is disabled", t.code()),
+                            ));
+                        }
+                        v.push(t);
+                    }
+                    v
+                }
+            };
+            let counter = Counter {
+                number: c.number,
+                name: c.name.unwrap_or_else(|| format!("{}号窗口", c.number)),
+                services: list,
+            };
+            if counters.insert(c.number, counter).is_some() {
+                return Err(bad(
+                    key("number"),
+                    format!("counter {} is configured twice", c.number),
+                ));
+            }
+        }
+
+        let mut staff = Vec::new();
+        let mut ids = BTreeSet::new();
+        for (i, s) in raw.staff.into_iter().enumerate() {
+            let key = |f: &str| format!("staff[{i}].{f}");
+            if s.id.trim().is_empty() || !ids.insert(s.id.clone()) {
+                return Err(bad(key("id"), format!("`{}` is empty or repeated", s.id)));
+            }
+            let role = Role::from_code(&s.role).ok_or_else(|| {
+                bad(
+                    key("role"),
+                    format!("`{}` is not one of staff, supervisor, admin", s.role),
+                )
+            })?;
+            if let Some(h) = &s.secret_hash
+                && !h.starts_with("$argon2id$")
+            {
+                return Err(bad(
+                    key("secret_hash"),
+                    "must be an argon2id hash made by `servicehall hash-secret`".into(),
+                ));
+            }
+            staff.push(StaffMember {
+                id: s.id,
+                name: s.name,
+                role,
+                secret_hash: s.secret_hash,
+                skills: s
+                    .skills
+                    .into_iter()
+                    .map(|k| SkillGrant {
+                        skill: Skill::new(k.skill),
+                        valid_until: k.valid_until,
+                    })
+                    .collect(),
+            });
+        }
+
+        let mut opening_hours = BTreeMap::new();
+        for (day, span) in raw.opening_hours {
+            let key = format!("opening_hours.{day}");
+            if !WEEKDAY_KEYS.contains(&day.as_str()) {
+                return Err(bad(key, "must be a weekday name like monday".into()));
+            }
+            let parsed = span.split_once('-').and_then(|(a, b)| {
+                Some((
+                    NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?,
+                    NaiveTime::parse_from_str(b.trim(), "%H:%M").ok()?,
+                ))
+            });
+            match parsed {
+                Some((open, close)) if open < close => {
+                    opening_hours.insert(day, (open, close));
+                }
+                _ => return Err(bad(key, format!("`{span}` is not a span like 09:00-18:00"))),
+            }
+        }
+        if opening_hours.is_empty() {
+            for d in &WEEKDAY_KEYS[..6] {
+                opening_hours.insert(
+                    (*d).to_owned(),
+                    (
+                        NaiveTime::MIN + chrono::Duration::hours(9),
+                        NaiveTime::MIN + chrono::Duration::hours(18),
+                    ),
+                );
+            }
+        }
+
+        let sec = raw.security;
+        if sec.max_failed_logins == 0 {
+            return Err(bad(
+                "security.max_failed_logins".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if sec.session_hours == 0 {
+            return Err(bad(
+                "security.session_hours".into(),
+                "must be at least 1".into(),
+            ));
+        }
+
+        Ok(Config {
+            centre,
+            day,
+            services,
+            counters,
+            staff,
+            calendar: WorkCalendar {
+                holidays: raw.calendar.holidays.into_iter().collect(),
+                makeup_workdays: raw.calendar.makeup_workdays.into_iter().collect(),
+            },
+            opening_hours,
+            security: Security {
+                max_failed_logins: sec.max_failed_logins,
+                lockout_minutes: sec.lockout_minutes,
+                session_hours: sec.session_hours,
+            },
+        })
+    }
+
+    pub fn service(&self, kind: ServiceType) -> Option<&Service> {
+        self.services.get(&kind)
+    }
+
+    /// The centre's local date of `at` (business dates are local).
+    pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+        at.with_timezone(&self.centre.utc_offset).date_naive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_configuration_has_five_services_and_four_counters() {
+        // GB/T 4.2.1
+        let c = Config::default();
+        assert_eq!(c.services.len(), 5);
+        assert_eq!(c.counters.len(), 4);
+        assert!(c.service(ServiceType::Repair).unwrap().spec.paid);
+    }
+
+    #[test]
+    fn errors_name_the_bad_key() {
+        let e = Config::from_toml_str(
+            "[[services]]\nkind = \"repair\"\nprefix = \"dd\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.toml: `services[0].prefix`: `dd` must be one letter A-Z"
+        );
+        let e = Config::from_toml_str("[centre]\nnmae_zh = \"x\"\n", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("nmae_zh"), "{e}");
+        let e = Config::from_toml_str(
+            "[[counters]]\nnumber = 2\nservices = [\"massage\"]\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("counters[0].services[0]"), "{e}");
+        let e = Config::from_toml_str("[opening_hours]\nmonday = \"18:00-09:00\"\n", "c.toml")
+            .unwrap_err();
+        assert!(e.to_string().contains("opening_hours.monday"), "{e}");
+    }
+
+    #[test]
+    fn paid_service_without_fees_is_refused() {
+        // GB/T 4.2.3
+        let e = Config::from_toml_str(
+            "[[services]]\nkind = \"consultation\"\npaid = true\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("itemised"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_prefixes_are_refused() {
+        let e = Config::from_toml_str(
+            "[[services]]\nkind = \"repair\"\nprefix = \"A\"\n",
+            "c.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("prefix `A`"), "{e}");
+    }
+}

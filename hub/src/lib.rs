@@ -1,0 +1,222 @@
+//! The servicehall hub: the one process per service centre that owns the SQLite store,
+//! runs the queue engine and the GB/T 8.1 request lifecycle, keeps the audit log and the
+//! outbox, and serves the devices over HTTP and WebSocket.
+//!
+//! `hub` is the only crate that writes to the database. It never talks to printers,
+//! terminals or screens: devices call its API.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod store;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::{Config, ConfigError};
+use store::{Actor, Clock, Store, StoreError};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "hub.db";
+/// Where the first admin's password is written when no staff is configured.
+pub const INITIAL_ADMIN_FILE: &str = "initial-admin-password";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    #[error("cannot serve HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Everything `run` needs besides the listener.
+#[derive(Debug, Clone)]
+pub struct HubOptions {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    /// Overrides the clock's "synchronised" signal (tests, boards with an RTC).
+    pub clock: Option<Clock>,
+    /// Open today's business day at start if none is open (the all-in-one demo, where
+    /// starting the installation is the operator's explicit decision).
+    pub open_day_on_start: bool,
+}
+
+/// The staff list the hub runs with: the configured staff, or (with none configured) one
+/// `admin` account whose random password is written once to the data directory.
+fn effective_staff(data_dir: &Path, cfg: &Config) -> Result<Vec<config::StaffMember>, HubError> {
+    if !cfg.staff.is_empty() {
+        return Ok(cfg.staff.clone());
+    }
+    let file = data_dir.join(INITIAL_ADMIN_FILE);
+    let io = |source| HubError::DataDir {
+        path: file.clone(),
+        source,
+    };
+    let password = match std::fs::read_to_string(&file) {
+        Ok(p) => p.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let p = auth::new_password();
+            write_private(&file, &p).map_err(io)?;
+            tracing::warn!(
+                "no staff configured: created `admin` with the password in {}",
+                file.display()
+            );
+            p
+        }
+        Err(e) => return Err(io(e)),
+    };
+    Ok(vec![config::StaffMember {
+        id: "admin".into(),
+        name: "Administrator".into(),
+        role: domain::Role::Admin,
+        secret_hash: Some(auth::hash_secret(&password)?),
+        skills: domain::ServiceType::ALL
+            .iter()
+            .flat_map(|k| domain::ServiceSpec::default_for(*k).required_skills)
+            .map(|skill| domain::SkillGrant {
+                skill,
+                valid_until: None,
+            })
+            .collect(),
+    }])
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// Opens the store in `data_dir` and brings the staff table in line with the config.
+pub async fn open_store(opts: &HubOptions) -> Result<Store, HubError> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|source| HubError::DataDir {
+        path: opts.data_dir.clone(),
+        source,
+    })?;
+    let clock = opts
+        .clock
+        .clone()
+        .unwrap_or_else(|| Clock::new(opts.config.day.clock_trusted));
+    let store = Store::open(&opts.data_dir.join(DB_FILE), clock)?;
+    let staff = effective_staff(&opts.data_dir, &opts.config)?;
+    store
+        .write(move |ctx| store::sync_staff(ctx, &staff))
+        .await?;
+    let unprinted = store.read(store::unprinted_tickets).await?;
+    if !unprinted.is_empty() {
+        let numbers: Vec<&str> = unprinted.iter().map(|t| t.number.as_str()).collect();
+        tracing::warn!(
+            "{} ticket(s) were issued but never confirmed printed: {}. Reprint or void them at a counter.",
+            unprinted.len(),
+            numbers.join(", ")
+        );
+    }
+    Ok(store)
+}
+
+/// Opens the business day by itself at the configured hour, but only once the clock is
+/// trustworthy (an unsynchronised clock never picks a business date).
+async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
+    let Some(open_at) = cfg.day.auto_open_at else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        if !store.clock().synced() {
+            continue;
+        }
+        let now = Utc::now().with_timezone(&cfg.centre.utc_offset);
+        let date = now.date_naive();
+        let close_at = cfg.day.auto_close_at;
+        let result = store
+            .write(move |ctx| {
+                let open = store::current_day(ctx.conn)?;
+                let actor = Actor::system();
+                match open {
+                    Some(day) if day.date != date || close_at.is_some_and(|c| now.time() >= c) => {
+                        store::close_day(ctx, &actor).map(|_| ())
+                    }
+                    None if now.time() >= open_at
+                        && close_at.is_none_or(|c| now.time() < c)
+                        && !store::day::day_exists(ctx.conn, date)? =>
+                    {
+                        store::open_day(ctx, &actor, date).map(|_| ())
+                    }
+                    _ => Ok(()),
+                }
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!("automatic business day: {e}");
+        }
+    }
+}
+
+/// Serves the hub on `listener` until `shutdown` completes, then stops the event streams,
+/// finishes queued writes and closes the database.
+pub async fn run(
+    listener: TcpListener,
+    opts: HubOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HubError> {
+    let store = open_store(&opts).await?;
+    let cfg = Arc::new(opts.config);
+    if opts.open_day_on_start {
+        let date = cfg.local_date(Utc::now());
+        store
+            .write(move |ctx| match store::current_day(ctx.conn)? {
+                Some(_) => Ok(()),
+                None if store::day::day_exists(ctx.conn, date)? => Ok(()),
+                None => store::open_day(ctx, &Actor::system(), date).map(|_| ()),
+            })
+            .await?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
+    let app = api::router(api::AppState {
+        store: store.clone(),
+        cfg,
+        shutdown: stop_rx,
+    });
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!("hub listening on http://{addr}");
+    }
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = auto.await;
+    store.close();
+    drop(store);
+    tracing::info!("hub stopped");
+    served.map_err(HubError::Serve)
+}

@@ -1,0 +1,254 @@
+//! The hub database's schema as an append-only list of migrations, tracked by
+//! `PRAGMA user_version` and applied at open inside one exclusive transaction.
+//!
+//! Never edit a migration after it has landed: add a new one at the end.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE boots (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at   TEXT NOT NULL,
+    clock_synced INTEGER NOT NULL
+);
+
+CREATE TABLE business_days (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    date         TEXT NOT NULL UNIQUE,
+    opened_at    TEXT NOT NULL,
+    opened_by    TEXT,
+    closed_at    TEXT,
+    clock_synced INTEGER NOT NULL,
+    next_key     INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE ticket_counters (
+    day_id   INTEGER NOT NULL REFERENCES business_days(id),
+    service  TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (day_id, service)
+) WITHOUT ROWID;
+
+CREATE TABLE lane_state (
+    day_id                INTEGER NOT NULL REFERENCES business_days(id),
+    service               TEXT NOT NULL,
+    normal_since_priority INTEGER NOT NULL,
+    priority_served       INTEGER NOT NULL,
+    PRIMARY KEY (day_id, service)
+) WITHOUT ROWID;
+
+CREATE TABLE tickets (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    day_id       INTEGER NOT NULL REFERENCES business_days(id),
+    service      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    number       TEXT NOT NULL,
+    class        TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    queue_key    INTEGER NOT NULL,
+    counter      INTEGER,
+    staff_id     TEXT,
+    device       TEXT,
+    issued_at    TEXT NOT NULL,
+    called_at    TEXT,
+    started_at   TEXT,
+    finished_at  TEXT,
+    service_secs INTEGER,
+    recalls      INTEGER NOT NULL DEFAULT 0,
+    printed_at   TEXT,
+    UNIQUE (day_id, service, seq)
+);
+CREATE INDEX tickets_by_state ON tickets (day_id, state, service, queue_key);
+CREATE INDEX tickets_service_times ON tickets (service, id) WHERE service_secs IS NOT NULL;
+
+CREATE TABLE staff (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    secret_hash     TEXT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until    TEXT,
+    active          INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+
+CREATE TABLE staff_skills (
+    staff_id    TEXT NOT NULL REFERENCES staff(id),
+    skill       TEXT NOT NULL,
+    valid_until TEXT,
+    PRIMARY KEY (staff_id, skill)
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    staff_id   TEXT NOT NULL REFERENCES staff(id),
+    counter    INTEGER,
+    device     TEXT,
+    services   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at   TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE requests (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    service     TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    ticket_id   INTEGER REFERENCES tickets(id),
+    stage       TEXT NOT NULL,
+    intake      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    created_by  TEXT,
+    reply_due   TEXT,
+    resolve_due TEXT,
+    answered_at TEXT,
+    resolved_at TEXT
+);
+
+CREATE TABLE request_stages (
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    stage      TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    staff_id   TEXT,
+    PRIMARY KEY (request_id, stage)
+) WITHOUT ROWID;
+
+CREATE TABLE quotes (
+    request_id       INTEGER NOT NULL REFERENCES requests(id),
+    version          INTEGER NOT NULL,
+    lines            TEXT NOT NULL,
+    total            INTEGER NOT NULL,
+    digest           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    created_by       TEXT,
+    acknowledged_at  TEXT,
+    acknowledged_via TEXT,
+    PRIMARY KEY (request_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE payments (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id      INTEGER NOT NULL REFERENCES requests(id),
+    amount          INTEGER NOT NULL CHECK (amount > 0),
+    method          TEXT NOT NULL,
+    reference       TEXT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    at              TEXT NOT NULL,
+    staff_id        TEXT NOT NULL
+);
+
+CREATE TABLE refunds (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id   INTEGER NOT NULL REFERENCES requests(id),
+    payment_id   INTEGER NOT NULL REFERENCES payments(id),
+    amount       INTEGER NOT NULL CHECK (amount > 0),
+    method       TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    requested_on TEXT NOT NULL,
+    due_date     TEXT NOT NULL,
+    paid_at      TEXT,
+    staff_id     TEXT NOT NULL
+);
+
+CREATE TABLE outbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           TEXT NOT NULL,
+    clock_synced INTEGER NOT NULL,
+    boot_id      INTEGER NOT NULL,
+    mono_ms      INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    sent_at      TEXT
+);
+CREATE TRIGGER outbox_no_delete BEFORE DELETE ON outbox
+BEGIN SELECT RAISE(ABORT, 'outbox rows are never deleted'); END;
+CREATE TRIGGER outbox_only_marks_sent BEFORE UPDATE OF seq, at, clock_synced, boot_id, mono_ms, kind, payload ON outbox
+BEGIN SELECT RAISE(ABORT, 'outbox events are immutable'); END;
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    staff_id  TEXT,
+    device    TEXT,
+    action    TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
+];
+
+/// The schema version this build writes.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`LATEST`]; refuses a database written by a newer hub.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_is_idempotent() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        migrate(&mut c).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        assert!(matches!(
+            migrate(&mut c),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+
+    #[test]
+    fn audit_rows_cannot_be_changed_or_deleted() {
+        // GB/T 5.6.2.3: append-only security audit.
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        c.execute(
+            "INSERT INTO audit (at, action, detail, prev_hash, hash) VALUES ('t', 'a', 'd', 'p', 'h')",
+            [],
+        )
+        .unwrap();
+        let upd = c.execute("UPDATE audit SET action = 'x'", []).unwrap_err();
+        assert!(upd.to_string().contains("append-only"));
+        assert!(c.execute("DELETE FROM audit", []).is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! A typed HTTP client for the hub, used by the apps, the tests and the benchmarks.
+//! Errors keep the hub's problem body so callers can show its sentence to a person.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::API_PREFIX;
+use crate::api::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The hub answered with a problem body.
+    #[error("hub refused ({}): {}", .0.status, .0.detail)]
+    Refused(Problem),
+    #[error("hub unreachable: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    #[error("hub answered {status} with an unreadable body: {body}")]
+    BadAnswer { status: u16, body: String },
+}
+
+impl ClientError {
+    /// The problem's machine code, if the hub answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused(p) => Some(&p.code),
+            _ => None,
+        }
+    }
+}
+
+/// A client bound to one hub base URL (e.g. `http://127.0.0.1:8470`), optionally
+/// carrying a staff session token.
+#[derive(Debug, Clone)]
+pub struct HubClient {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl HubClient {
+    pub fn new(base: impl Into<String>) -> HubClient {
+        HubClient {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The same hub, acting as the staff member of `session`.
+    pub fn with_token(&self, token: impl Into<String>) -> HubClient {
+        HubClient {
+            token: Some(token.into()),
+            ..self.clone()
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{}", self.base, API_PREFIX, path)
+    }
+
+    async fn send<R: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<R, ClientError> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|_| ClientError::BadAnswer {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            })
+        } else {
+            match serde_json::from_slice::<Problem>(&bytes) {
+                Ok(p) => Err(ClientError::Refused(p)),
+                Err(_) => Err(ClientError::BadAnswer {
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                }),
+            }
+        }
+    }
+
+    pub async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post<B: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get("/health").await
+    }
+
+    pub async fn catalogue(&self) -> Result<Catalogue, ClientError> {
+        self.get("/catalogue").await
+    }
+
+    pub async fn queue(&self) -> Result<QueueSnapshot, ClientError> {
+        self.get("/queue").await
+    }
+
+    pub async fn issue_ticket(&self, req: &IssueTicket) -> Result<IssuedTicket, ClientError> {
+        self.post("/tickets", req).await
+    }
+
+    pub async fn ticket(&self, id: i64) -> Result<TicketView, ClientError> {
+        self.get(&format!("/tickets/{id}")).await
+    }
+
+    pub async fn login(&self, req: &Login) -> Result<SessionView, ClientError> {
+        self.post("/sessions", req).await
+    }
+
+    pub async fn logout(&self) -> Result<serde_json::Value, ClientError> {
+        self.send(self.http.delete(self.url("/sessions/current")))
+            .await
+    }
+
+    pub async fn open_day(&self, req: &OpenDay) -> Result<BusinessDayView, ClientError> {
+        self.post("/day/open", req).await
+    }
+
+    pub async fn close_day(&self) -> Result<BusinessDayView, ClientError> {
+        self.post("/day/close", &serde_json::json!({})).await
+    }
+
+    /// Calls the next ticket for the logged-in staff member's counter; `None` when
+    /// nobody they may serve is waiting.
+    pub async fn call_next(&self) -> Result<Option<TicketView>, ClientError> {
+        self.post("/call-next", &CallTicket::default()).await
+    }
+
+    /// One of `call`, `recall`, `start`, `finish`, `no-show`, `hold`, `resume`, `cancel`,
+    /// `printed`, `void` on ticket `id`.
+    pub async fn ticket_action(&self, id: i64, action: &str) -> Result<TicketView, ClientError> {
+        self.post(&format!("/tickets/{id}/{action}"), &serde_json::json!({}))
+            .await
+    }
+
+    pub async fn transfer(&self, id: i64, req: &TransferTicket) -> Result<TicketView, ClientError> {
+        self.post(&format!("/tickets/{id}/transfer"), req).await
+    }
+
+    pub async fn create_request(&self, req: &CreateRequest) -> Result<RequestView, ClientError> {
+        self.post("/requests", req).await
+    }
+
+    pub async fn request(&self, id: i64) -> Result<RequestView, ClientError> {
+        self.get(&format!("/requests/{id}")).await
+    }
+
+    pub async fn advance_request(
+        &self,
+        id: i64,
+        to: domain::RequestStage,
+    ) -> Result<RequestView, ClientError> {
+        self.post(&format!("/requests/{id}/advance"), &AdvanceRequest { to })
+            .await
+    }
+
+    pub async fn make_quote(&self, id: i64, req: &MakeQuote) -> Result<QuoteView, ClientError> {
+        self.post(&format!("/requests/{id}/quote"), req).await
+    }
+
+    pub async fn acknowledge_quote(
+        &self,
+        id: i64,
+        req: &AcknowledgeQuote,
+    ) -> Result<QuoteView, ClientError> {
+        self.post(&format!("/requests/{id}/quote/acknowledge"), req)
+            .await
+    }
+
+    pub async fn record_payment(
+        &self,
+        id: i64,
+        req: &RecordPayment,
+    ) -> Result<PaymentView, ClientError> {
+        self.post(&format!("/requests/{id}/payments"), req).await
+    }
+
+    pub async fn record_refund(
+        &self,
+        id: i64,
+        req: &RecordRefund,
+    ) -> Result<RefundView, ClientError> {
+        self.post(&format!("/requests/{id}/refunds"), req).await
+    }
+
+    pub async fn refunds(&self) -> Result<Vec<RefundView>, ClientError> {
+        self.get("/refunds").await
+    }
+
+    pub async fn verify_audit(&self) -> Result<AuditVerification, ClientError> {
+        self.get("/audit/verify").await
+    }
+}

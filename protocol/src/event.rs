@@ -1,0 +1,218 @@
+//! The hub's event family: one enum for every business change. Each event is written to
+//! the hub's outbox in the same transaction as the change, numbered by a per-hub sequence
+//! that is never reused, pushed to WebSocket subscribers and (later) shipped to
+//! headquarters. Events carry no personal data.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{Channel, Fen, PriorityClass, RequestStage, ServiceType};
+use serde::{Deserialize, Serialize};
+
+/// One outbox row as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// Per-hub sequence number: strictly increasing, never reused, no holes.
+    pub seq: i64,
+    /// Wall-clock time when the change committed.
+    pub at: DateTime<Utc>,
+    /// Whether the wall clock was known to be synchronised at that moment.
+    pub clock_synced: bool,
+    /// Which run of the hub process wrote it.
+    pub boot: i64,
+    /// Milliseconds since that run started (monotonic, immune to clock steps).
+    pub mono_ms: i64,
+    pub event: HubEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubEvent {
+    DayOpened {
+        day_id: i64,
+        date: NaiveDate,
+    },
+    DayClosed {
+        day_id: i64,
+        date: NaiveDate,
+        /// Tickets still open at closing, cancelled by it.
+        cancelled: u32,
+    },
+    TicketIssued {
+        ticket_id: i64,
+        number: String,
+        service: ServiceType,
+        class: PriorityClass,
+        channel: Channel,
+    },
+    TicketPrinted {
+        ticket_id: i64,
+        number: String,
+    },
+    TicketCalled {
+        ticket_id: i64,
+        number: String,
+        service: ServiceType,
+        counter: u32,
+        /// True when this is a recall (re-announcement) of a ticket already called.
+        recall: bool,
+    },
+    TicketStarted {
+        ticket_id: i64,
+        number: String,
+        counter: u32,
+    },
+    TicketFinished {
+        ticket_id: i64,
+        number: String,
+        counter: u32,
+        service_secs: u32,
+    },
+    TicketNoShow {
+        ticket_id: i64,
+        number: String,
+        counter: u32,
+    },
+    TicketOnHold {
+        ticket_id: i64,
+        number: String,
+        counter: u32,
+    },
+    TicketTransferred {
+        ticket_id: i64,
+        number: String,
+        from: ServiceType,
+        to: ServiceType,
+        to_front: bool,
+    },
+    TicketCancelled {
+        ticket_id: i64,
+        number: String,
+        /// True when an unprinted ticket was voided by staff at start-up review.
+        voided: bool,
+    },
+    RequestCreated {
+        request_id: i64,
+        service: ServiceType,
+        channel: Channel,
+        stage: RequestStage,
+        ticket_id: Option<i64>,
+    },
+    RequestAdvanced {
+        request_id: i64,
+        from: RequestStage,
+        to: RequestStage,
+    },
+    QuoteIssued {
+        request_id: i64,
+        version: u32,
+        total: Fen,
+    },
+    QuoteAcknowledged {
+        request_id: i64,
+        version: u32,
+    },
+    PaymentRecorded {
+        request_id: i64,
+        payment_id: i64,
+        amount: Fen,
+        method: PaymentMethod,
+    },
+    RefundRecorded {
+        request_id: i64,
+        refund_id: i64,
+        amount: Fen,
+        due_date: NaiveDate,
+    },
+    StaffLoggedIn {
+        staff_id: String,
+        counter: Option<u32>,
+    },
+    StaffLoggedOut {
+        staff_id: String,
+        counter: Option<u32>,
+    },
+}
+
+impl HubEvent {
+    /// The `type` tag, also stored in the outbox's `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HubEvent::DayOpened { .. } => "day_opened",
+            HubEvent::DayClosed { .. } => "day_closed",
+            HubEvent::TicketIssued { .. } => "ticket_issued",
+            HubEvent::TicketPrinted { .. } => "ticket_printed",
+            HubEvent::TicketCalled { .. } => "ticket_called",
+            HubEvent::TicketStarted { .. } => "ticket_started",
+            HubEvent::TicketFinished { .. } => "ticket_finished",
+            HubEvent::TicketNoShow { .. } => "ticket_no_show",
+            HubEvent::TicketOnHold { .. } => "ticket_on_hold",
+            HubEvent::TicketTransferred { .. } => "ticket_transferred",
+            HubEvent::TicketCancelled { .. } => "ticket_cancelled",
+            HubEvent::RequestCreated { .. } => "request_created",
+            HubEvent::RequestAdvanced { .. } => "request_advanced",
+            HubEvent::QuoteIssued { .. } => "quote_issued",
+            HubEvent::QuoteAcknowledged { .. } => "quote_acknowledged",
+            HubEvent::PaymentRecorded { .. } => "payment_recorded",
+            HubEvent::RefundRecorded { .. } => "refund_recorded",
+            HubEvent::StaffLoggedIn { .. } => "staff_logged_in",
+            HubEvent::StaffLoggedOut { .. } => "staff_logged_out",
+        }
+    }
+}
+
+/// GB/T 8.4.2: the ways a customer can pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    BankCard,
+    Cheque,
+    /// QR code / online payment.
+    Online,
+}
+
+impl PaymentMethod {
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::BankCard => "bank_card",
+            PaymentMethod::Cheque => "cheque",
+            PaymentMethod::Online => "online",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<PaymentMethod> {
+        [
+            PaymentMethod::Cash,
+            PaymentMethod::BankCard,
+            PaymentMethod::Cheque,
+            PaymentMethod::Online,
+        ]
+        .into_iter()
+        .find(|m| m.code() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_the_serde_tag() {
+        let e = HubEvent::TicketCalled {
+            ticket_id: 1,
+            number: "A001".into(),
+            service: ServiceType::Consultation,
+            counter: 3,
+            recall: false,
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], e.kind());
+        let back: HubEvent = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn unknown_event_type_is_an_error_not_a_panic() {
+        assert!(serde_json::from_str::<HubEvent>(r#"{"type":"ticket_eaten"}"#).is_err());
+    }
+}
