@@ -419,7 +419,6 @@ pub fn act_on_ticket(
             t.number, t.business_date
         )));
     }
-    let to = next_state(t.state, mv.action())?;
     let supervisor = session.role.at_least(domain::Role::Supervisor);
     // Moves on a ticket at a counter are for that counter (or a supervisor).
     if t.state.is_at_counter()
@@ -433,6 +432,7 @@ pub fn act_on_ticket(
             t.counter.map_or_else(|| "?".to_owned(), |c| c.to_string())
         )));
     }
+    let to = next_state(t.state, mv.action())?;
     let actor = session.actor();
     match mv {
         TicketMove::Call | TicketMove::Resume => {
