@@ -1,1 +1,289 @@
-fn main() {}
+//! Issuing tickets: over HTTP with N concurrent clients (the hub's group-commit writer)
+//! against the same transaction run directly on SQLite, one `synchronous=FULL` commit per
+//! ticket. Prints both rates and their ratio in one run; the target is HTTP ≥ 0.8× raw.
+//!
+//! `cargo bench -p servicehall-hub --bench issue_tickets`
+//!
+//! Environment: `BENCH_CLIENTS` (default 32) concurrent HTTP clients, `BENCH_SECS`
+//! (default 5) measured seconds per round, each after 1 s of warm-up that is not counted.
+//! Every round uses a fresh database in its own temporary directory, removed afterwards.
+//! Any refused or failed request aborts the benchmark. No timing is asserted: a ratio
+//! under the target is reported as `BELOW TARGET`.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use domain::ServiceType;
+use hub::store::{self, Actor, Clock};
+use protocol::{HubClient, IssueTicket};
+
+type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+const WARM_UP: Duration = Duration::from_secs(1);
+const TARGET_RATIO: f64 = 0.8;
+
+fn env_number(name: &str, default: u64) -> BenchResult<u64> {
+    match std::env::var(name) {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{name} must be a positive whole number, not `{v}`").into()),
+        },
+        Err(_) => Ok(default),
+    }
+}
+
+/// The services offered by the built-in configuration; tickets cycle through them the way
+/// walk-ins spread over the queues.
+fn offered_services(cfg: &hub::Config) -> BenchResult<Vec<ServiceType>> {
+    let services: Vec<ServiceType> = cfg.services.keys().copied().collect();
+    if services.is_empty() {
+        return Err("the built-in configuration offers no service".into());
+    }
+    Ok(services)
+}
+
+fn request(service: ServiceType) -> IssueTicket {
+    IssueTicket {
+        service,
+        class: Default::default(),
+        channel: Default::default(),
+        device: None,
+    }
+}
+
+/// Throughput and latency of the tickets completed inside one measured window.
+#[derive(Debug)]
+struct Round {
+    tickets: usize,
+    secs: f64,
+    /// Sorted, one per ticket completed in the window.
+    latencies: Vec<Duration>,
+}
+
+impl Round {
+    fn new(mut latencies: Vec<Duration>, window: Duration) -> Round {
+        latencies.sort_unstable();
+        Round {
+            tickets: latencies.len(),
+            secs: window.as_secs_f64(),
+            latencies,
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.tickets as f64 / self.secs
+    }
+
+    /// Nearest-rank percentile, in milliseconds.
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (p / 100.0 * self.latencies.len() as f64).ceil() as usize;
+        let i = rank.clamp(1, self.latencies.len()) - 1;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    fn mean_ms(&self) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let total: Duration = self.latencies.iter().sum();
+        total.as_secs_f64() * 1000.0 / self.latencies.len() as f64
+    }
+}
+
+// ------------------------------------------------------------------------ raw SQLite
+
+/// The hub's own `issue_ticket`, one `BEGIN IMMEDIATE … COMMIT` per ticket on a WAL
+/// connection with `synchronous=FULL`: what a hub without group commit would do.
+fn raw_round(secs: Duration) -> BenchResult<Round> {
+    let dir = tempfile::tempdir()?;
+    let cfg = hub::Config::default();
+    let services = offered_services(&cfg)?;
+    let mut conn = store::open_write_connection(&dir.path().join(hub::DB_FILE))?;
+    // The writer's clock; its boot stays 0 (`record_boot` is the hub's own business).
+    let clock = Clock::new(true);
+    let date = cfg.local_date(chrono::Utc::now());
+    store::with_raw_ctx(&mut conn, &clock, |ctx| {
+        store::open_day(ctx, &Actor::system(), date)
+    })?;
+    let requests: Vec<IssueTicket> = services.iter().map(|s| request(*s)).collect();
+
+    let start = Instant::now();
+    let measure_from = start + WARM_UP;
+    let end = measure_from + secs;
+    let mut latencies = Vec::new();
+    let mut i = 0usize;
+    loop {
+        let began = Instant::now();
+        if began >= end {
+            break;
+        }
+        let req = &requests[i % requests.len()];
+        store::with_raw_ctx(&mut conn, &clock, |ctx| store::issue_ticket(ctx, &cfg, req))
+            .map_err(|e| format!("raw issue_ticket failed: {e}"))?;
+        let done = Instant::now();
+        if done >= measure_from && done <= end {
+            latencies.push(done - began);
+        }
+        i += 1;
+    }
+    drop(conn);
+    dir.close()?;
+    Ok(Round::new(latencies, secs))
+}
+
+// ------------------------------------------------------------------------------ HTTP
+
+/// A fresh hub on a loopback port with `clients` kiosks issuing tickets as fast as the
+/// hub answers, each on its own HTTP client (its own connection), as separate kiosks and
+/// counters would be.
+async fn http_round(clients: usize, secs: Duration) -> BenchResult<Round> {
+    let dir = tempfile::tempdir()?;
+    let config = hub::Config::default();
+    let services = offered_services(&config)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let opts = hub::HubOptions {
+        data_dir: dir.path().to_owned(),
+        config,
+        clock: None,
+        open_day_on_start: true,
+    };
+    let server = tokio::spawn(hub::run(listener, opts, async move {
+        let _ = stop_rx.await;
+    }));
+
+    let result = drive_clients(&base, clients, &services, secs).await;
+
+    // Stop the hub whatever happened, and wait for it to close the database.
+    let _ = stop_tx.send(());
+    let served = tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .map_err(|_| "the hub did not stop within 30 s")?;
+    let round = result?;
+    served?.map_err(|e| format!("hub failed: {e}"))?;
+    dir.close()?;
+    Ok(round)
+}
+
+async fn drive_clients(
+    base: &str,
+    clients: usize,
+    services: &[ServiceType],
+    secs: Duration,
+) -> BenchResult<Round> {
+    wait_until_healthy(base).await?;
+    let start = Instant::now();
+    let measure_from = start + WARM_UP;
+    let end = measure_from + secs;
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..clients {
+        let client = HubClient::new(base);
+        let services = services.to_vec();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = k;
+            loop {
+                let began = Instant::now();
+                if began >= end {
+                    break;
+                }
+                let req = request(services[i % services.len()]);
+                client
+                    .issue_ticket(&req)
+                    .await
+                    .map_err(|e| format!("client {k}: issuing a ticket failed: {e}"))?;
+                let done = Instant::now();
+                if done >= measure_from && done <= end {
+                    latencies.push(done - began);
+                }
+                i += 1;
+            }
+            Ok::<_, String>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(mine)) => latencies.extend(mine),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(e) => return Err(format!("a client task failed: {e}").into()),
+        }
+    }
+    Ok(Round::new(latencies, secs))
+}
+
+async fn wait_until_healthy(base: &str) -> BenchResult<()> {
+    let client = HubClient::new(base);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.health().await {
+            Ok(h) if h.day.is_some() => return Ok(()),
+            Ok(_) => return Err("the hub started without an open business day".into()),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("the hub did not answer /health within 20 s: {e}").into());
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------ main
+
+fn print_http(r: &Round, clients: usize) {
+    println!(
+        "http: clients={clients:<3} tickets={:<6} rate={:>8.1} tickets/s  p50={:.2} ms  p99={:.2} ms  mean={:.2} ms",
+        r.tickets,
+        r.rate(),
+        r.percentile_ms(50.0),
+        r.percentile_ms(99.0),
+        r.mean_ms(),
+    );
+}
+
+fn main() -> BenchResult<()> {
+    let clients = usize::try_from(env_number("BENCH_CLIENTS", 32)?)?;
+    let secs = Duration::from_secs(env_number("BENCH_SECS", 5)?);
+    println!(
+        "issue_tickets: {clients} HTTP clients vs one SQLite connection, {} s measured after {} s warm-up, WAL + synchronous=FULL, fresh database per round",
+        secs.as_secs(),
+        WARM_UP.as_secs(),
+    );
+
+    let raw = raw_round(secs)?;
+    println!(
+        "raw:  tickets={:<6} rate={:>8.1} tickets/s  p50={:.2} ms  p99={:.2} ms  (one synchronous=FULL transaction per ticket)",
+        raw.tickets,
+        raw.rate(),
+        raw.percentile_ms(50.0),
+        raw.percentile_ms(99.0),
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let http = runtime.block_on(http_round(clients, secs))?;
+    print_http(&http, clients);
+    if clients != 1 {
+        let single = runtime.block_on(http_round(1, secs))?;
+        print_http(&single, 1);
+        println!(
+            "      (one client: every ticket waits for its own commit, like the raw path plus HTTP)"
+        );
+    }
+    drop(runtime);
+
+    let ratio = http.rate() / raw.rate();
+    let verdict = if ratio >= TARGET_RATIO {
+        "ok"
+    } else {
+        "BELOW TARGET"
+    };
+    println!(
+        "ratio http/raw = {ratio:.2}  (clients={clients}, target >= {TARGET_RATIO})  {verdict}"
+    );
+    Ok(())
+}

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -39,11 +40,19 @@ fn parse_since(query: Option<&str>) -> Result<Option<i64>, ApiError> {
 }
 
 pub(super) async fn events(
-    ws: WebSocketUpgrade,
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let since = parse_since(q.as_deref())?;
+    let ws = ws.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            "websocket_required",
+            &format!("this endpoint is a WebSocket: {}", e.body_text()),
+            None,
+        )
+    })?;
     Ok(ws.on_upgrade(move |socket| async move {
         if let Err(e) = stream(socket, st, since).await {
             tracing::debug!("event stream ended: {e}");

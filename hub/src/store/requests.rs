@@ -98,7 +98,7 @@ pub fn read_request(
     let service: domain::ServiceType = parse_code(&service, "service", |s| s.parse().ok())?;
     let history = {
         let mut stmt = conn.prepare_cached(
-            "SELECT stage, at, staff_id FROM request_stages WHERE request_id = ?1 ORDER BY at, rowid",
+            "SELECT stage, at, staff_id FROM request_stages WHERE request_id = ?1 ORDER BY at",
         )?;
         let raw = stmt
             .query_map([id], |r| {
