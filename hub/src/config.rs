@@ -531,6 +531,9 @@ impl Config {
                         }
                         v.push(t);
                     }
+                    // The standard's order, each once.
+                    v.sort();
+                    v.dedup();
                     v
                 }
             };
@@ -704,6 +707,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("itemised"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::from_toml_str(
+            include_str!("../../config/servicehall.example.toml"),
+            "example",
+        )
+        .unwrap();
+        assert_eq!(c.centre.id, "sh-pudong-001");
+        assert_eq!(
+            c.counters[&2].services,
+            vec![ServiceType::Installation, ServiceType::Repair]
+        );
+        assert_eq!(c.service(ServiceType::Repair).unwrap().fees.len(), 2);
+        assert_eq!(c.day.auto_open_at, NaiveTime::from_hms_opt(8, 30, 0));
     }
 
     #[test]

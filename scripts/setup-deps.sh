@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what building and testing servicehall needs on Debian 12 (run as root).
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+# Debian packages: a C compiler for the bundled SQLite, pkg-config, and socat for the
+# serial-port tests (virtual pty pairs).
+packages=(build-essential pkg-config ca-certificates curl socat)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust 1.89 or newer (edition 2024). Debian 12's own rustc is too old, so use rustup.
+need_minor=89
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+rust_ok() {
+  command -v cargo >/dev/null 2>&1 || return 1
+  local minor
+  minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+  [ "${minor:-0}" -ge "$need_minor" ]
+}
+if ! rust_ok; then
+  if command -v rustup >/dev/null 2>&1; then
+    echo "==> updating the Rust toolchain"
+    rustup toolchain install stable --profile default >/dev/null
+    rustup default stable >/dev/null
+  else
+    echo "==> installing the Rust toolchain (rustup)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile default >/dev/null
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+rust_ok || { echo "error: Rust 1.$need_minor or newer is needed" >&2; exit 1; }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every servicehall check: formatting, lints and the whole test suite, after
+# installing whatever is missing. `.ci/run` calls this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup-deps.sh
+# A build cache outside the clone keeps repeated runs fast.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/servicehall/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo test"
+cargo test --workspace --locked
