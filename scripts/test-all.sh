@@ -10,6 +10,8 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+echo "==> licences (every dependency GPL-3.0-compatible)"
+cargo deny --log-level error check licenses
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"

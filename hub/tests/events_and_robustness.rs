@@ -329,3 +329,40 @@ async fn bad_input_gets_a_problem_body_never_a_crash() {
     assert_eq!(hub.client.health().await.unwrap().status, "ok");
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_day_opens_by_itself_only_on_a_trusted_clock() {
+    let cfg = config("[day]\nauto_open_at = \"00:00\"\n");
+    // No time-sync signal and not trusted: the hub must not pick a business date.
+    let unsynced =
+        hub::store::Clock::with_flag(false, "/nonexistent/servicehall-timesync-flag".into());
+    let dir = tempfile::tempdir().unwrap().keep();
+    let hub = TestHub::start_with_clock(dir.clone(), cfg.clone(), unsynced).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let h = hub.client.health().await.unwrap();
+    assert!(!h.clock_synced);
+    assert_eq!(h.day, None);
+    hub.stop().await;
+
+    // Synchronised (here: the sync flag file exists): the day opens at the configured time.
+    let flag = dir.join("synchronized");
+    std::fs::write(&flag, b"").unwrap();
+    let hub = TestHub::start_with_clock(dir, cfg, hub::store::Clock::with_flag(false, flag)).await;
+    let mut day = None;
+    for _ in 0..50 {
+        day = hub.client.health().await.unwrap().day;
+        if day.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let day = day.expect("the day opened by itself");
+    assert!(day.clock_synced);
+    let t = hub
+        .client
+        .issue_ticket(&ticket(ServiceType::Consultation))
+        .await
+        .unwrap();
+    assert_eq!(t.ticket.business_date, day.date);
+    hub.stop().await;
+}

@@ -52,13 +52,21 @@ impl TestHub {
     }
 
     pub(crate) async fn start_in(dir: PathBuf, cfg: hub::Config) -> TestHub {
+        TestHub::start_with_clock(dir, cfg, hub::store::Clock::new(true)).await
+    }
+
+    pub(crate) async fn start_with_clock(
+        dir: PathBuf,
+        cfg: hub::Config,
+        clock: hub::store::Clock,
+    ) -> TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let opts = hub::HubOptions {
             data_dir: dir.clone(),
             config: cfg,
-            clock: Some(hub::store::Clock::new(true)),
+            clock: Some(clock),
             open_day_on_start: false,
         };
         let task = tokio::spawn(hub::run(listener, opts, async move {
