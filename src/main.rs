@@ -101,7 +101,7 @@ fn main() -> Result<()> {
 fn load_config(path: Option<&Path>) -> Result<hub::Config> {
     match path {
         Some(p) => Ok(hub::Config::load(p)?),
-        None => Ok(hub::Config::default()),
+        None => Ok(hub::Config::builtin()?),
     }
 }
 
