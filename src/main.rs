@@ -145,15 +145,16 @@ fn serve_hub(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        // The first line on standard output says where the hub is (scripts and tests read it).
-        println!("servicehall hub listening on http://{addr}");
         let opts = hub::HubOptions {
             data_dir,
             config,
             clock: None,
             open_day_on_start,
         };
-        hub::run(listener, opts, shutdown_signal()).await?;
+        let hub = hub::OpenHub::open(opts).await?;
+        // The first line on standard output says where the ready hub is (scripts read it).
+        println!("servicehall hub listening on http://{addr}");
+        hub.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
 }

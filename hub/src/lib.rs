@@ -127,11 +127,22 @@ pub async fn open_store(opts: &HubOptions) -> Result<Store, HubError> {
         .await?;
     let unprinted = store.read(store::unprinted_tickets).await?;
     if !unprinted.is_empty() {
-        let numbers: Vec<&str> = unprinted.iter().map(|t| t.number.as_str()).collect();
+        const SHOWN: usize = 10;
+        let numbers: Vec<&str> = unprinted
+            .iter()
+            .take(SHOWN)
+            .map(|t| t.number.as_str())
+            .collect();
+        let more = unprinted.len().saturating_sub(SHOWN);
         tracing::warn!(
-            "{} ticket(s) were issued but never confirmed printed: {}. Reprint or void them at a counter.",
+            "{} ticket(s) were issued but never confirmed printed: {}{}. Reprint or void them at a counter.",
             unprinted.len(),
-            numbers.join(", ")
+            numbers.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(store)
@@ -179,44 +190,68 @@ async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<
     }
 }
 
-/// Serves the hub on `listener` until `shutdown` completes, then stops the event streams,
-/// finishes queued writes and closes the database.
+/// A hub whose database is open and ready, not yet serving.
+#[derive(Debug)]
+pub struct OpenHub {
+    store: Store,
+    cfg: Arc<Config>,
+}
+
+impl OpenHub {
+    /// Opens the store, syncs staff and (if asked) opens today's business day.
+    pub async fn open(opts: HubOptions) -> Result<OpenHub, HubError> {
+        let store = open_store(&opts).await?;
+        let cfg = Arc::new(opts.config);
+        if opts.open_day_on_start {
+            let date = cfg.local_date(Utc::now());
+            store
+                .write(move |ctx| match store::current_day(ctx.conn)? {
+                    Some(_) => Ok(()),
+                    None if store::day::day_exists(ctx.conn, date)? => Ok(()),
+                    None => store::open_day(ctx, &Actor::system(), date).map(|_| ()),
+                })
+                .await?;
+        }
+        Ok(OpenHub { store, cfg })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops the event streams,
+    /// finishes queued writes and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HubError> {
+        let OpenHub { store, cfg } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
+        let app = api::router(api::AppState {
+            store: store.clone(),
+            cfg,
+            shutdown: stop_rx,
+        });
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("hub listening on http://{addr}");
+        }
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        let _ = auto.await;
+        store.close();
+        drop(store);
+        tracing::info!("hub stopped");
+        served.map_err(HubError::Serve)
+    }
+}
+
+/// [`OpenHub::open`] then [`OpenHub::serve`].
 pub async fn run(
     listener: TcpListener,
     opts: HubOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HubError> {
-    let store = open_store(&opts).await?;
-    let cfg = Arc::new(opts.config);
-    if opts.open_day_on_start {
-        let date = cfg.local_date(Utc::now());
-        store
-            .write(move |ctx| match store::current_day(ctx.conn)? {
-                Some(_) => Ok(()),
-                None if store::day::day_exists(ctx.conn, date)? => Ok(()),
-                None => store::open_day(ctx, &Actor::system(), date).map(|_| ()),
-            })
-            .await?;
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
-    let app = api::router(api::AppState {
-        store: store.clone(),
-        cfg,
-        shutdown: stop_rx,
-    });
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!("hub listening on http://{addr}");
-    }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
-    let _ = auto.await;
-    store.close();
-    drop(store);
-    tracing::info!("hub stopped");
-    served.map_err(HubError::Serve)
+    OpenHub::open(opts).await?.serve(listener, shutdown).await
 }

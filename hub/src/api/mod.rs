@@ -92,8 +92,7 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
                 clock_synced,
                 last_seq: store::last_seq(c)?,
                 outbox_unsent: store::unsent_count(c)?,
-                unprinted_tickets: i64::try_from(store::unprinted_tickets(c)?.len())
-                    .unwrap_or(i64::MAX),
+                unprinted_tickets: store::unprinted_count(c)?,
             })
         })
         .await?;

@@ -440,5 +440,5 @@ pub use staff::{
 };
 pub use tickets::{
     TicketMove, act_on_ticket, call_next, issue_ticket, mark_printed, queue_snapshot, read_ticket,
-    unprinted_tickets, void_unprinted,
+    unprinted_count, unprinted_tickets, void_unprinted,
 };

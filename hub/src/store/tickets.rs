@@ -620,6 +620,16 @@ pub fn unprinted_tickets(conn: &Connection) -> Result<Vec<TicketView>, StoreErro
     )
 }
 
+/// How many tickets [`unprinted_tickets`] would list.
+pub fn unprinted_count(conn: &Connection) -> Result<i64, StoreError> {
+    let Some(day) = current_day(conn)? else {
+        return Ok(0);
+    };
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM tickets WHERE day_id = ?1 AND state = 'waiting' AND printed_at IS NULL")?
+        .query_row([day.id], |r| r.get(0))?)
+}
+
 /// Voids an unprinted waiting ticket, with an audit entry naming who decided.
 pub fn void_unprinted(
     ctx: &mut WriteCtx<'_>,
