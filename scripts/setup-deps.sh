@@ -4,8 +4,10 @@
 set -euo pipefail
 
 # Debian packages: a C compiler for the bundled SQLite, pkg-config, socat for the
-# serial-port tests (virtual pty pairs), and Python's venv for prebuilt check tools.
-packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv)
+# serial-port tests (virtual pty pairs), Python's venv for prebuilt check tools and the
+# third-party payment-terminal peer, GNU Unifont for receipt previews, and zbar-tools
+# to decode printed QR codes independently in the tests.
+packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv unifont zbar-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

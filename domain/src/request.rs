@@ -100,8 +100,11 @@ pub fn check_advance(
     if from.next() != Some(to) {
         return Err(StageError::NotNext { from, to });
     }
-    // GB/T 4.2.3: a paid request cannot start until the full fee list was acknowledged.
-    if to == RequestStage::Processing && paid_and_unacknowledged {
+    // GB/T 4.2.3: paid work neither starts nor is handed back to the customer while the
+    // current itemised fee list is unacknowledged (a changed quote during processing
+    // needs a new acknowledgement).
+    let touches_processing = to == RequestStage::Processing || from == RequestStage::Processing;
+    if touches_processing && paid_and_unacknowledged {
         return Err(StageError::QuoteNotAcknowledged);
     }
     Ok(())
@@ -110,14 +113,15 @@ pub fn check_advance(
 /// GB/T 5.5.2 and 4.1.2: when the customer must have an answer and a resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deadlines {
-    pub reply_due: DateTime<Utc>,
+    /// `None` when the service answers at once, at the counter (a reply limit of 0).
+    pub reply_due: Option<DateTime<Utc>>,
     pub resolve_due: DateTime<Utc>,
 }
 
 impl Deadlines {
     pub fn from_acceptance(accepted_at: DateTime<Utc>, spec: &ServiceSpec) -> Deadlines {
         Deadlines {
-            reply_due: accepted_at + spec.reply_within(),
+            reply_due: (spec.reply_within_minutes > 0).then(|| accepted_at + spec.reply_within()),
             resolve_due: accepted_at + spec.resolve_within(),
         }
     }
@@ -131,7 +135,8 @@ impl Deadlines {
     ) -> bool {
         let late =
             |due: DateTime<Utc>, done: Option<DateTime<Utc>>| done.map_or(now > due, |d| d > due);
-        late(self.reply_due, replied_at) || late(self.resolve_due, resolved_at)
+        self.reply_due.is_some_and(|due| late(due, replied_at))
+            || late(self.resolve_due, resolved_at)
     }
 
     pub fn remaining(&self, now: DateTime<Utc>) -> Duration {
@@ -170,6 +175,11 @@ mod tests {
             Err(StageError::QuoteNotAcknowledged)
         );
         assert!(check_advance(Acceptance, Processing, false).is_ok());
+        // A new quote made during processing must be acknowledged before the reply.
+        assert_eq!(
+            check_advance(Processing, Reply, true),
+            Err(StageError::QuoteNotAcknowledged)
+        );
     }
 
     #[test]
@@ -178,7 +188,7 @@ mod tests {
         let spec = ServiceSpec::default_for(ServiceType::Repair);
         let t0: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().unwrap();
         let d = Deadlines::from_acceptance(t0, &spec);
-        assert_eq!(d.reply_due, t0 + Duration::minutes(60));
+        assert_eq!(d.reply_due, Some(t0 + Duration::minutes(60)));
         assert_eq!(d.resolve_due, t0 + Duration::hours(168));
         assert!(!d.overdue(t0 + Duration::minutes(59), None, None));
         assert!(d.overdue(t0 + Duration::minutes(61), None, None));

@@ -434,7 +434,7 @@ proptest! {
         let got = check_advance(from, to, paid_and_unacknowledged);
         if from.next() != Some(to) {
             prop_assert_eq!(got, Err(StageError::NotNext { from, to }));
-        } else if to == RequestStage::Processing && paid_and_unacknowledged {
+        } else if (to == RequestStage::Processing || from == RequestStage::Processing) && paid_and_unacknowledged {
             // GB/T 4.2.3, 8.4.1
             prop_assert_eq!(got, Err(StageError::QuoteNotAcknowledged));
         } else {

@@ -652,6 +652,16 @@ impl Config {
         self.services.get(&kind)
     }
 
+    /// The service, or the error a caller can pass on when the centre does not offer it.
+    pub fn require_service(&self, kind: ServiceType) -> Result<&Service, crate::store::StoreError> {
+        self.service(kind).ok_or_else(|| {
+            crate::store::StoreError::invalid(
+                "service",
+                format!("{} is not offered at this centre", kind.code()),
+            )
+        })
+    }
+
     /// The centre's local date of `at` (business dates are local).
     pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
         at.with_timezone(&self.centre.utc_offset).date_naive()

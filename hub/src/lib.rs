@@ -174,7 +174,7 @@ async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<
                 let open = store::current_day(ctx.conn)?;
                 let actor = Actor::system();
                 match open {
-                    Some(day) if day.date != date || close_at.is_some_and(|c| now.time() >= c) => {
+                    Some(day) if day.date < date || close_at.is_some_and(|c| now.time() >= c) => {
                         store::close_day(ctx, &actor).map(|_| ())
                     }
                     None if now.time() >= open_at

@@ -213,6 +213,10 @@ async fn a_day_in_the_centre() {
     serve(&tech, &a6_at_2).await;
     let resumed = tech.ticket_action(t.id, "resume").await.unwrap();
     assert_eq!(
+        resumed.called_at, t.called_at,
+        "the response time ends at the first call"
+    );
+    assert_eq!(
         (resumed.state, resumed.counter),
         (TicketState::Called, Some(2))
     );
@@ -258,6 +262,13 @@ async fn a_day_in_the_centre() {
     );
     let at_counters: Vec<&str> = q.at_counters.iter().map(|t| t.number.as_str()).collect();
     assert_eq!(at_counters, ["D001"]);
+
+    // A6 kept its number in the repair queue; repair numbering goes on past 6 unharmed.
+    let mut more = vec![];
+    for _ in 0..5 {
+        more.push(issue(&kiosk, Repair, Normal).await.ticket.number);
+    }
+    assert_eq!(more, ["D003", "D004", "D005", "D006", "D007"]);
 
     // Closing the day cancels what is left; nothing can be issued until the next day.
     let closed = sup.close_day().await.unwrap();

@@ -147,6 +147,29 @@ async fn repeated_wrong_pins_lock_the_account() {
         );
     }
     assert_eq!(code(hub.client.login(&attempt("0000")).await), "locked_out");
+    // Guesses sent all at once get no extra tries either.
+    let other = TestHub::start(config(
+        "[security]\nmax_failed_logins = 3\nlockout_minutes = 10\n",
+    ))
+    .await;
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let c = other.client.clone();
+            let a = attempt(&format!("{:04}", 5000 + i));
+            tokio::spawn(async move { code(c.login(&a).await) })
+        })
+        .collect();
+    let mut refused_as_wrong = 0;
+    for g in guesses {
+        if g.await.unwrap() == "bad_credentials" {
+            refused_as_wrong += 1;
+        }
+    }
+    assert!(
+        refused_as_wrong <= 2,
+        "{refused_as_wrong} guesses were checked past the limit of 3"
+    );
+    other.stop().await;
     // Even the right PIN is refused while locked.
     assert_eq!(code(hub.client.login(&attempt("1234")).await), "locked_out");
     // Unknown accounts get the same answer as wrong PINs.
@@ -271,6 +294,7 @@ async fn bad_input_gets_a_problem_body_never_a_crash() {
             Some("intake.purchase_date"),
         ),
         ("GET", "/events?since=abc", "", 400, Some("since")),
+        ("GET", "/events?since=999999", "", 409, Some("since")),
         ("GET", "/nowhere", "", 404, None),
     ];
     for (method, path, body, status, field) in cases {
@@ -342,6 +366,12 @@ async fn the_day_opens_by_itself_only_on_a_trusted_clock() {
     let h = hub.client.health().await.unwrap();
     assert!(!h.clock_synced);
     assert_eq!(h.day, None);
+    // Staff must name the date while the clock cannot be trusted.
+    let (sup, _) = hub.login("sup", None).await;
+    assert_eq!(
+        code(sup.open_day(&OpenDay::default()).await),
+        "clock_not_synced"
+    );
     hub.stop().await;
 
     // Synchronised (here: the sync flag file exists): the day opens at the configured time.

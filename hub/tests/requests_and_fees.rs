@@ -175,9 +175,46 @@ async fn paid_repair_from_phone_call_to_evaluation() {
     assert!(acked.acknowledged_at.is_some());
     assert_eq!(acked.acknowledged_via.as_deref(), Some("kiosk"));
 
+    sup.advance_request(r.id, RequestStage::Processing)
+        .await
+        .unwrap();
+    // During the repair a part turns out to be needed: the new list must be acknowledged
+    // before the work is handed back (GB/T 4.2.3, 8.4.1).
+    let q3 = sup
+        .make_quote(
+            r.id,
+            &MakeQuote {
+                items: vec![
+                    QuoteItem {
+                        code: "inspection".into(),
+                        quantity: 1,
+                    },
+                    QuoteItem {
+                        code: "part_board".into(),
+                        quantity: 1,
+                    },
+                ],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code(sup.advance_request(r.id, RequestStage::Reply).await),
+        "quote_not_acknowledged"
+    );
+    sup.acknowledge_quote(
+        r.id,
+        &AcknowledgeQuote {
+            version: q3.version,
+            digest: q3.digest.clone(),
+            via: "counter".into(),
+        },
+    )
+    .await
+    .unwrap();
+
     // GB/T 8.1: the remaining stages in order, each stamped.
     for stage in [
-        RequestStage::Processing,
         RequestStage::Reply,
         RequestStage::Archiving,
         RequestStage::FollowUp,
@@ -198,7 +235,7 @@ async fn paid_repair_from_phone_call_to_evaluation() {
 
     // GB/T 8.4.2: a payment retried with the same key is recorded once.
     let pay = RecordPayment {
-        amount: q2.total,
+        amount: q3.total,
         method: PaymentMethod::BankCard,
         reference: Some("TERM-0001".into()),
         idempotency_key: "visit-1-payment".into(),
@@ -220,21 +257,40 @@ async fn paid_repair_from_phone_call_to_evaluation() {
         amount: Fen(1000),
         method: PaymentMethod::BankCard,
         reason: "part not needed".into(),
+        idempotency_key: "visit-1-refund".into(),
     };
     let rf = sup.record_refund(r.id, &refund).await.unwrap();
+    assert_eq!(
+        sup.record_refund(r.id, &refund).await.unwrap(),
+        rf,
+        "a retry records nothing new"
+    );
     let cal = domain::WorkCalendar::default();
     assert_eq!(rf.due_date, cal.refund_due_date(rf.requested_on));
     assert!(!rf.overdue);
-    let too_much = RecordRefund {
-        amount: p1.amount,
-        ..refund.clone()
-    };
-    assert_eq!(
-        code(sup.record_refund(r.id, &too_much).await),
-        "invalid_field"
-    );
+    for amount in [p1.amount, Fen(i64::MAX)] {
+        let too_much = RecordRefund {
+            amount,
+            idempotency_key: format!("too-much-{}", amount.0),
+            ..refund.clone()
+        };
+        assert_eq!(
+            code(sup.record_refund(r.id, &too_much).await),
+            "invalid_field"
+        );
+    }
     let due = sup.refunds().await.unwrap();
     assert_eq!(due.len(), 1);
+    // Paying a refund out is an event too (for headquarters).
+    let paid = sup
+        .post::<_, protocol::RefundView>(
+            &format!("/refunds/{}/paid", rf.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .unwrap();
+    assert!(paid.paid_at.is_some() && !paid.overdue);
+    assert!(sup.refunds().await.unwrap().is_empty());
     hub.stop().await;
 }
 
@@ -279,6 +335,7 @@ async fn refund_due_date_skips_the_centres_holidays() {
                 amount: Fen(19900),
                 method: PaymentMethod::Cash,
                 reason: "returned goods".into(),
+                idempotency_key: "r1".into(),
             },
         )
         .await
@@ -298,6 +355,10 @@ async fn free_consultation_needs_no_quote_and_appointments_start_early() {
         .await
         .unwrap();
     assert!(!r.paid);
+    // GB/T 5.5.2: a consultation is answered on the spot, so it has no reply deadline
+    // and is not overdue for lack of one.
+    assert_eq!(r.reply_due, None);
+    assert!(!sup.request(r.id).await.unwrap().overdue);
     sup.advance_request(r.id, RequestStage::Processing)
         .await
         .unwrap();

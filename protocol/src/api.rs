@@ -299,6 +299,8 @@ pub struct RecordRefund {
     pub amount: Fen,
     pub method: PaymentMethod,
     pub reason: String,
+    /// A retried request with the same key records nothing new.
+    pub idempotency_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -122,6 +122,10 @@ pub enum HubEvent {
         amount: Fen,
         due_date: NaiveDate,
     },
+    RefundPaid {
+        request_id: i64,
+        refund_id: i64,
+    },
     StaffLoggedIn {
         staff_id: String,
         counter: Option<u32>,
@@ -153,6 +157,7 @@ impl HubEvent {
             HubEvent::QuoteAcknowledged { .. } => "quote_acknowledged",
             HubEvent::PaymentRecorded { .. } => "payment_recorded",
             HubEvent::RefundRecorded { .. } => "refund_recorded",
+            HubEvent::RefundPaid { .. } => "refund_paid",
             HubEvent::StaffLoggedIn { .. } => "staff_logged_in",
             HubEvent::StaffLoggedOut { .. } => "staff_logged_out",
         }

@@ -38,6 +38,7 @@ impl From<StoreError> for ApiError {
             StoreError::NoBusinessDay => (S::CONFLICT, "no_business_day", None),
             StoreError::DayAlreadyOpen(_) => (S::CONFLICT, "day_already_open", None),
             StoreError::DayAlreadyUsed(_) => (S::CONFLICT, "day_already_used", Some("date")),
+            StoreError::ClockNotSynced => (S::CONFLICT, "clock_not_synced", Some("date")),
             StoreError::NotFound(_) => (S::NOT_FOUND, "not_found", None),
             StoreError::Conflict(_) => (S::CONFLICT, "conflict", None),
             StoreError::IllegalMove(_) => (S::CONFLICT, "illegal_move", None),

@@ -174,19 +174,10 @@ async fn call_next(
     body: Bytes,
 ) -> ApiResult<Option<TicketView>> {
     let req: CallTicket = parse_optional_body(&body)?;
-    if let Some(c) = req.counter
-        && Some(c) != s.counter
-    {
-        return Err(StoreError::Forbidden(format!(
-            "you are logged in at counter {:?}, not {c}",
-            s.counter
-        ))
-        .into());
-    }
     let cfg = st.cfg.clone();
     Ok(Json(
         st.store
-            .write(move |ctx| store::call_next(ctx, &cfg, &s))
+            .write(move |ctx| store::call_next(ctx, &cfg, &s, req.counter))
             .await?,
     ))
 }
@@ -266,7 +257,13 @@ async fn open_day(
 ) -> ApiResult<BusinessDayView> {
     require_supervisor(&s)?;
     let req: OpenDay = parse_optional_body(&body)?;
-    let date = req.date.unwrap_or_else(|| st.cfg.local_date(Utc::now()));
+    // An unsynchronised clock (a board without RTC before time sync) never picks the
+    // business date: staff must say which day it is.
+    let date = match req.date {
+        Some(d) => d,
+        None if st.store.clock().synced() => st.cfg.local_date(Utc::now()),
+        None => return Err(StoreError::ClockNotSynced.into()),
+    };
     let actor = s.actor();
     Ok(Json(
         st.store

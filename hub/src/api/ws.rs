@@ -45,6 +45,21 @@ pub(super) async fn events(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let since = parse_since(q.as_deref())?;
+    if let Some(s) = since {
+        // A client ahead of the hub (e.g. after a restore from backup) would silently skip
+        // events: it must take a fresh snapshot instead.
+        let last = st.store.read(store::last_seq).await?;
+        if s > last {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "since_ahead",
+                &format!(
+                    "sequence {s} is ahead of the hub's last event {last}: fetch /queue again"
+                ),
+                Some("since"),
+            ));
+        }
+    }
     let ws = ws.map_err(|e| {
         ApiError::new(
             e.status(),

@@ -47,12 +47,7 @@ pub fn open_day(
     if let Some(open) = current_day(ctx.conn)? {
         return Err(StoreError::DayAlreadyOpen(open.date));
     }
-    let used: bool = ctx.conn.query_row(
-        "SELECT count(*) > 0 FROM business_days WHERE date = ?1",
-        [date],
-        |r| r.get(0),
-    )?;
-    if used {
+    if day_exists(ctx.conn, date)? {
         return Err(StoreError::DayAlreadyUsed(date));
     }
     let synced = ctx.stamp.synced;

@@ -48,7 +48,10 @@ CREATE TABLE lane_state (
 
 CREATE TABLE tickets (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    day_id       INTEGER NOT NULL REFERENCES business_days(id),
+    day_id         INTEGER NOT NULL REFERENCES business_days(id),
+    -- The service the ticket was issued for: its number's prefix and sequence. A
+    -- transfer changes `service`, never this.
+    issued_service TEXT NOT NULL,
     service      TEXT NOT NULL,
     seq          INTEGER NOT NULL,
     number       TEXT NOT NULL,
@@ -66,7 +69,7 @@ CREATE TABLE tickets (
     service_secs INTEGER,
     recalls      INTEGER NOT NULL DEFAULT 0,
     printed_at   TEXT,
-    UNIQUE (day_id, service, seq)
+    UNIQUE (day_id, issued_service, seq)
 );
 CREATE INDEX tickets_by_state ON tickets (day_id, state, service, queue_key);
 CREATE INDEX tickets_service_times ON tickets (service, id) WHERE service_secs IS NOT NULL;
@@ -153,6 +156,7 @@ CREATE TABLE refunds (
     amount       INTEGER NOT NULL CHECK (amount > 0),
     method       TEXT NOT NULL,
     reason       TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
     requested_on TEXT NOT NULL,
     due_date     TEXT NOT NULL,
     paid_at      TEXT,

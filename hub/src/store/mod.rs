@@ -48,6 +48,8 @@ pub enum StoreError {
     DayAlreadyOpen(chrono::NaiveDate),
     #[error("the business day {0} was already used; pick another date")]
     DayAlreadyUsed(chrono::NaiveDate),
+    #[error("the clock is not synchronised: give the business date explicitly")]
+    ClockNotSynced,
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]

@@ -123,8 +123,8 @@ pub fn read_request(
         h
     };
     // GB/T 4.1.2, 5.5.2: overdue when a deadline passed before its stage was reached.
-    let overdue = match (reply_due, resolve_due) {
-        (Some(reply_due), Some(resolve_due)) => Deadlines {
+    let overdue = match resolve_due {
+        Some(resolve_due) => Deadlines {
             reply_due,
             resolve_due,
         }
@@ -169,15 +169,7 @@ fn set_deadlines(
     id: i64,
     service: domain::ServiceType,
 ) -> Result<(), StoreError> {
-    let spec = &cfg
-        .service(service)
-        .ok_or_else(|| {
-            StoreError::invalid(
-                "service",
-                format!("{} is not offered at this centre", service.code()),
-            )
-        })?
-        .spec;
+    let spec = &cfg.require_service(service)?.spec;
     // GB/T 4.1.2, 5.5.2: deadlines run from acceptance.
     let d = Deadlines::from_acceptance(ctx.now, spec);
     ctx.conn.execute(
@@ -214,12 +206,7 @@ pub fn create_request(
             "the customer must confirm the summary read back to them (GB/T 6.1.2)",
         ));
     }
-    if cfg.service(req.service).is_none() {
-        return Err(StoreError::invalid(
-            "service",
-            format!("{} is not offered at this centre", req.service.code()),
-        ));
-    }
+    cfg.require_service(req.service)?;
     let start = req.start_stage.unwrap_or(RequestStage::Acceptance);
     if !start.is_valid_start() {
         return Err(domain::request::StageError::BadStart(start).into());
@@ -421,6 +408,16 @@ pub fn acknowledge_quote(
     latest_quote(ctx.conn, id)?.ok_or_else(|| StoreError::Internal("quote vanished".into()))
 }
 
+fn check_idempotency_key(key: &str) -> Result<(), StoreError> {
+    if key.trim().is_empty() || key.len() > 128 {
+        return Err(StoreError::invalid(
+            "idempotency_key",
+            "must be 1 to 128 characters",
+        ));
+    }
+    Ok(())
+}
+
 fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(PaymentView, String)> {
     Ok((
         PaymentView {
@@ -463,12 +460,7 @@ pub fn record_payment(
     id: i64,
     req: &RecordPayment,
 ) -> Result<PaymentView, StoreError> {
-    if req.idempotency_key.trim().is_empty() || req.idempotency_key.len() > 128 {
-        return Err(StoreError::invalid(
-            "idempotency_key",
-            "must be 1 to 128 characters",
-        ));
-    }
+    check_idempotency_key(&req.idempotency_key)?;
     if let Some(existing) = load_payment(ctx.conn, "idempotency_key = ?1", [&req.idempotency_key])?
     {
         if existing.request_id != id
@@ -580,6 +572,26 @@ pub fn record_refund(
     if req.reason.trim().is_empty() {
         return Err(StoreError::invalid("reason", "a refund needs a reason"));
     }
+    check_idempotency_key(&req.idempotency_key)?;
+    let today = cfg.local_date(ctx.now);
+    if let Some(existing) = refunds_where(
+        ctx.conn,
+        today,
+        "idempotency_key = ?1",
+        [&req.idempotency_key],
+    )?
+    .pop()
+    {
+        if existing.request_id != id
+            || existing.payment_id != req.payment_id
+            || existing.amount != req.amount
+        {
+            return Err(StoreError::Conflict(
+                "this idempotency key was already used for a different refund".into(),
+            ));
+        }
+        return Ok(existing);
+    }
     if req.amount.0 <= 0 {
         return Err(StoreError::invalid("amount", "must be more than zero"));
     }
@@ -599,7 +611,8 @@ pub fn record_refund(
         [payment.id],
         |r| r.get(0),
     )?;
-    if refunded + req.amount.0 > payment.amount.0 {
+    // Compared without adding, so no amount can overflow past the check.
+    if req.amount.0 > payment.amount.0 - refunded {
         return Err(StoreError::invalid(
             "amount",
             format!(
@@ -609,12 +622,22 @@ pub fn record_refund(
             ),
         ));
     }
-    let today = cfg.local_date(ctx.now);
     let due = cfg.calendar.refund_due_date(today);
     ctx.conn.execute(
-        "INSERT INTO refunds (request_id, payment_id, amount, method, reason, requested_on, due_date, staff_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![id, payment.id, req.amount.0, req.method.code(), req.reason, today, due, session.staff_id],
+        "INSERT INTO refunds (request_id, payment_id, amount, method, reason, idempotency_key, requested_on,
+             due_date, staff_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id,
+            payment.id,
+            req.amount.0,
+            req.method.code(),
+            req.reason,
+            req.idempotency_key,
+            today,
+            due,
+            session.staff_id
+        ],
     )?;
     let refund_id = ctx.conn.last_insert_rowid();
     ctx.emit(HubEvent::RefundRecorded {
@@ -643,16 +666,21 @@ pub fn mark_refund_paid(
         "UPDATE refunds SET paid_at = ?2 WHERE id = ?1 AND paid_at IS NULL",
         params![refund_id, ctx.now],
     )?;
+    let refund = refunds_where(ctx.conn, cfg.local_date(ctx.now), "id = ?1", [refund_id])?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("refund {refund_id}")))?;
     if n == 1 {
+        ctx.emit(HubEvent::RefundPaid {
+            request_id: refund.request_id,
+            refund_id,
+        })?;
         ctx.audit(
             &session.actor(),
             "refund_paid",
             &format!("refund {refund_id}"),
         )?;
     }
-    refunds_where(ctx.conn, cfg.local_date(ctx.now), "id = ?1", [refund_id])?
-        .pop()
-        .ok_or_else(|| StoreError::NotFound(format!("refund {refund_id}")))
+    Ok(refund)
 }
 
 /// All refunds not yet paid, due first; overdue ones are flagged.

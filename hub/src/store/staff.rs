@@ -135,6 +135,17 @@ pub fn load_login_check(
     }))
 }
 
+fn locked_until(conn: &Connection, staff_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT locked_until FROM staff WHERE id = ?1",
+            [staff_id],
+            |r| r.get::<_, Option<DateTime<Utc>>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
 /// Counts a failed attempt; locks the account once the configured limit is reached.
 /// Returns the lock's end if this attempt locked it.
 pub fn record_login_failure(
@@ -143,6 +154,13 @@ pub fn record_login_failure(
     staff_id: &str,
     device: Option<String>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    // Re-checked here, in order with every other login: concurrent guesses that all
+    // passed the first check do not get extra tries.
+    if let Some(until) = locked_until(ctx.conn, staff_id)?
+        && until > ctx.now
+    {
+        return Ok(Some(until));
+    }
     let attempts: Option<u32> = ctx
         .conn
         .query_row(
@@ -186,6 +204,11 @@ pub fn start_session(
     device: Option<String>,
     token: &str,
 ) -> Result<SessionView, StoreError> {
+    if let Some(until) = locked_until(ctx.conn, &staff.id)?
+        && until > ctx.now
+    {
+        return Err(StoreError::LockedOut(until));
+    }
     let today = cfg.local_date(ctx.now);
     let services: Vec<ServiceType> = match counter {
         None => Vec::new(),

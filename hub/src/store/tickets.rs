@@ -128,12 +128,7 @@ pub fn issue_ticket(
     req: &IssueTicket,
 ) -> Result<IssuedTicket, StoreError> {
     let day = current_day(ctx.conn)?.ok_or(StoreError::NoBusinessDay)?;
-    let service = cfg.service(req.service).ok_or_else(|| {
-        StoreError::invalid(
-            "service",
-            format!("{} is not offered at this centre", req.service.code()),
-        )
-    })?;
+    let service = cfg.require_service(req.service)?;
     let seq: u32 = ctx
         .conn
         .prepare_cached(
@@ -141,12 +136,7 @@ pub fn issue_ticket(
              ON CONFLICT (day_id, service) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
         )?
         .query_row(params![day.id, req.service.code()], |r| r.get(0))?;
-    let queue_key: i64 = ctx
-        .conn
-        .prepare_cached(
-            "UPDATE business_days SET next_key = next_key + 1 WHERE id = ?1 RETURNING next_key",
-        )?
-        .query_row([day.id], |r| r.get(0))?;
+    let queue_key = next_queue_key(ctx.conn, day.id)?;
     let number = TicketNumber {
         prefix: service.spec.prefix,
         seq,
@@ -154,8 +144,9 @@ pub fn issue_ticket(
     .to_string();
     ctx.conn
         .prepare_cached(
-            "INSERT INTO tickets (day_id, service, seq, number, class, channel, state, queue_key, device, issued_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?8, ?9)",
+            "INSERT INTO tickets (day_id, issued_service, service, seq, number, class, channel, state, queue_key,
+                 device, issued_at)
+             VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?8, ?9)",
         )?
         .execute(params![
             day.id,
@@ -205,6 +196,15 @@ pub fn issue_ticket(
         estimated_wait_secs,
         seq: seq_no,
     })
+}
+
+/// The day's next queue position (issue order; a transfer to the back takes one too).
+fn next_queue_key(conn: &Connection, day_id: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE business_days SET next_key = next_key + 1 WHERE id = ?1 RETURNING next_key",
+        )?
+        .query_row([day_id], |r| r.get(0))?)
 }
 
 fn lane_state(
@@ -307,8 +307,9 @@ pub fn call_next(
     ctx: &mut WriteCtx<'_>,
     cfg: &Config,
     session: &Session,
+    requested_counter: Option<u32>,
 ) -> Result<Option<TicketView>, StoreError> {
-    let counter = session_counter(session, None)?;
+    let counter = session_counter(session, requested_counter)?;
     let day = current_day(ctx.conn)?.ok_or(StoreError::NoBusinessDay)?;
     ensure_counter_free(ctx.conn, day.id, counter)?;
     let mut lanes = Vec::new();
@@ -329,7 +330,18 @@ pub fn call_next(
     };
     save_lane_state(ctx.conn, day.id, pick.ticket.service, pick.new_state)?;
     let row = load(ctx.conn, pick.ticket.id)?;
-    apply_call(ctx, session, row, counter, false).map(Some)
+    apply_call(ctx, session, row, counter, CallKind::First).map(Some)
+}
+
+/// The three ways a ticket gets announced at a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// Called from the queue: stamps `called_at` (GB/T 4.1.1 response time ends here).
+    First,
+    /// Announced again: counts a recall, keeps the first call time.
+    Recall,
+    /// Called back from hold: keeps the first call time.
+    Resume,
 }
 
 fn apply_call(
@@ -337,7 +349,7 @@ fn apply_call(
     session: &Session,
     row: Row,
     counter: u32,
-    recall: bool,
+    kind: CallKind,
 ) -> Result<TicketView, StoreError> {
     let t = &row.view;
     ctx.conn.execute(
@@ -347,8 +359,8 @@ fn apply_call(
             t.id,
             counter,
             session.staff_id,
-            if recall { None } else { Some(ctx.now) },
-            i64::from(recall)
+            (kind == CallKind::First).then_some(ctx.now),
+            i64::from(kind == CallKind::Recall)
         ],
     )?;
     ctx.emit(HubEvent::TicketCalled {
@@ -356,11 +368,16 @@ fn apply_call(
         number: t.number.clone(),
         service: t.service,
         counter,
-        recall,
+        recall: kind == CallKind::Recall,
     })?;
+    let action = match kind {
+        CallKind::First => "call",
+        CallKind::Recall => "recall",
+        CallKind::Resume => "resume",
+    };
     ctx.audit(
         &session.actor(),
-        if recall { "recall" } else { "call" },
+        action,
         &format!("{} at counter {counter}", t.number),
     )?;
     read_ticket(ctx.conn, t.id)
@@ -445,15 +462,18 @@ pub fn act_on_ticket(
                 )));
             }
             ensure_counter_free(ctx.conn, day.id, counter)?;
-            if matches!(mv, TicketMove::Call) {
+            let kind = if matches!(mv, TicketMove::Call) {
                 let lane = lane_state(ctx.conn, day.id, t.service)?;
                 save_lane_state(ctx.conn, day.id, t.service, lane.after_serving(t.class))?;
-            }
-            apply_call(ctx, session, row, counter, false)
+                CallKind::First
+            } else {
+                CallKind::Resume
+            };
+            apply_call(ctx, session, row, counter, kind)
         }
         TicketMove::Recall => {
             let counter = t.counter.unwrap_or_default();
-            apply_call(ctx, session, row, counter, true)
+            apply_call(ctx, session, row, counter, CallKind::Recall)
         }
         TicketMove::Start => {
             set_state(ctx.conn, id, to, Some("started_at"), ctx.now)?;
@@ -509,12 +529,7 @@ pub fn act_on_ticket(
             to_front,
             reason,
         } => {
-            if cfg.service(service).is_none() {
-                return Err(StoreError::invalid(
-                    "service",
-                    format!("{} is not offered at this centre", service.code()),
-                ));
-            }
+            cfg.require_service(service)?;
             let keys: Vec<i64> = {
                 let mut stmt = ctx.conn.prepare_cached(
                     "SELECT queue_key FROM tickets WHERE day_id = ?1 AND state = 'waiting' AND service = ?2",
@@ -522,10 +537,7 @@ pub fn act_on_ticket(
                 stmt.query_map(params![day.id, service.code()], |r| r.get(0))?
                     .collect::<Result<_, _>>()?
             };
-            let back: i64 = ctx
-                .conn
-                .prepare_cached("UPDATE business_days SET next_key = next_key + 1 WHERE id = ?1 RETURNING next_key")?
-                .query_row([day.id], |r| r.get(0))?;
+            let back = next_queue_key(ctx.conn, day.id)?;
             let key = transfer_key(keys, to_front, back);
             ctx.conn.execute(
                 "UPDATE tickets SET state = 'waiting', service = ?2, queue_key = ?3, counter = NULL, staff_id = NULL,
