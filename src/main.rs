@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod demo;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "servicehall",
@@ -70,7 +72,7 @@ fn main() -> Result<()> {
             config,
         }) => {
             let config = load_config(config.as_deref())?;
-            serve_hub(data_dir, listen, config, false)
+            serve_hub(data_dir, listen, config)
         }
         Some(Command::HashSecret) => {
             let mut secret = String::new();
@@ -134,12 +136,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn serve_hub(
-    data_dir: PathBuf,
-    listen: SocketAddr,
-    config: hub::Config,
-    open_day_on_start: bool,
-) -> Result<()> {
+fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Result<()> {
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -149,7 +146,7 @@ fn serve_hub(
             data_dir,
             config,
             clock: None,
-            open_day_on_start,
+            open_day_on_start: false,
         };
         let hub = hub::OpenHub::open(opts).await?;
         // The first line on standard output says where the ready hub is (scripts read it).
@@ -184,11 +181,9 @@ fn all_in_one() -> Result<()> {
         }
     );
     if display {
-        eprintln!(
-            "  display: found; this build runs the hub only (the device apps are not part of it yet)"
-        );
+        eprintln!("  display: found (the screen apps are not part of this build yet)");
     } else {
-        eprintln!("  display: none found, running headless: the hub only");
+        eprintln!("  display: none found, running headless: the hub and the simulated devices");
     }
     if config.staff.is_empty() {
         eprintln!(
@@ -196,7 +191,30 @@ fn all_in_one() -> Result<()> {
             data_dir.join(hub::INITIAL_ADMIN_FILE).display()
         );
     }
-    serve_hub(data_dir, listen, config, true)
+    let utc_offset = config.centre.utc_offset;
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let hub = hub::OpenHub::open(hub::HubOptions {
+            data_dir: data_dir.clone(),
+            config,
+            clock: None,
+            open_day_on_start: true,
+        })
+        .await?;
+        println!("servicehall hub listening on http://{addr}");
+        let devices = demo::start(
+            &data_dir,
+            format!("http://{addr}"),
+            utc_offset,
+            tokio::runtime::Handle::current(),
+        )?;
+        hub.serve(listener, shutdown_signal()).await?;
+        drop(devices);
+        Ok(())
+    })
 }
 
 fn default_data_dir() -> Result<PathBuf> {

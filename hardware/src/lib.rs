@@ -15,4 +15,5 @@
 pub mod gpio;
 pub mod mask;
 pub mod printer;
+pub mod pty;
 pub mod terminal;

@@ -14,12 +14,12 @@
 //! Events are printed on stdout, one per line (`ready`, `request`, `answer`, `dropping`).
 
 use anyhow::{Context, Result, bail};
+use hardware::pty::PtyPair;
 use hardware::terminal::sim::{SimEnd, SimEvent};
 use hardware::terminal::{LineFormat, SerialLink, SimBehaviour, SimDevice, SimTiming};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 const USAGE: &str = "usage: terminal-sim (--device PATH | --link PATH) [--line 8n1|7e1] \
 [--default BEHAVIOUR] [--ack-ms N] [--frame-ms N] [--reply-ms N]";
@@ -82,63 +82,14 @@ fn parse_args() -> Result<Args> {
     Ok(args)
 }
 
-/// Kills the socat it started when dropped and removes the pty links it made (a killed
-/// socat leaves them behind).
-struct Socat {
-    child: Child,
-    links: [PathBuf; 2],
-}
-
-impl Drop for Socat {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for l in &self.links {
-            if l.symlink_metadata()
-                .is_ok_and(|m| m.file_type().is_symlink())
-            {
-                let _ = std::fs::remove_file(l);
-            }
-        }
-    }
-}
-
-fn start_socat(link: &Path) -> Result<(Socat, PathBuf)> {
-    let ours = PathBuf::from(format!("{}.terminal", link.display()));
-    let child = Command::new("socat")
-        .arg("-d")
-        .arg("-d")
-        .arg(format!("pty,raw,echo=0,link={}", ours.display()))
-        .arg(format!("pty,raw,echo=0,link={}", link.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start socat (install the socat package)")?;
-    let mut socat = Socat {
-        child,
-        links: [ours.clone(), link.to_path_buf()],
-    };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !(ours.exists() && link.exists()) {
-        if let Some(status) = socat.child.try_wait()? {
-            bail!("socat exited early ({status})");
-        }
-        if Instant::now() > deadline {
-            bail!("socat did not create {} within 5 s", link.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok((socat, ours))
-}
-
 fn main() -> Result<()> {
     let args = parse_args()?;
     let (socat, device) = match (&args.device, &args.link) {
         (Some(d), _) => (None, d.clone()),
         (None, Some(l)) => {
-            let (s, ours) = start_socat(l)?;
-            (Some(s), ours)
+            let ours = PathBuf::from(format!("{}.terminal", l.display()));
+            let pair = PtyPair::create(&ours, l)?;
+            (Some(pair), ours)
         }
         (None, None) => bail!("{USAGE}"),
     };

@@ -36,6 +36,9 @@ pub const CHINESE_MODE_ON: [u8; 2] = [0x1C, 0x26];
 /// `GS V 66 0`: feed to the cutter and cut partially (a tab holds the receipt).
 pub const PARTIAL_CUT: [u8; 4] = [0x1D, 0x56, 66, 0];
 
+/// `ESC J 12`: feeds 12 dots (half a line) after a QR code.
+pub const QR_GAP: [u8; 3] = [0x1B, 0x4A, 12];
+
 /// One print job, ready for a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedJob {
@@ -191,23 +194,28 @@ pub fn encode_job(doc: &Document, profile: &PrinterProfile) -> Result<EncodedJob
                 p.writeln(&"-".repeat(doc.columns()))
                     .map_err(escpos_error)?;
             }
-            Block::Qr(qr) => match profile.qr {
-                QrMode::Native => {
-                    current.align_to(&mut p, qr.align())?;
-                    let option = QRCodeOption::new(
-                        QRCodeModel::Model2,
-                        qr.module_size(),
-                        QRCodeCorrectionLevel::M,
-                    );
-                    p.qrcode_option(qr.data(), option).map_err(escpos_error)?;
+            Block::Qr(qr) => {
+                match profile.qr {
+                    QrMode::Native => {
+                        current.align_to(&mut p, qr.align())?;
+                        let option = QRCodeOption::new(
+                            QRCodeModel::Model2,
+                            qr.module_size(),
+                            QRCodeCorrectionLevel::M,
+                        );
+                        p.qrcode_option(qr.data(), option).map_err(escpos_error)?;
+                    }
+                    QrMode::Raster => {
+                        // The image spans the paper; the QR code's place in it does the aligning.
+                        current.align_to(&mut p, Align::Left)?;
+                        let image =
+                            raster_qr(qr.data(), qr.module_size(), qr.align(), doc.width())?;
+                        p.custom(&image).map_err(escpos_error)?;
+                    }
                 }
-                QrMode::Raster => {
-                    // The image spans the paper; the QR code's place in it does the aligning.
-                    current.align_to(&mut p, Align::Left)?;
-                    let image = raster_qr(qr.data(), qr.module_size(), qr.align(), doc.width())?;
-                    p.custom(&image).map_err(escpos_error)?;
-                }
-            },
+                // Half a line of white under the code, so a caption does not touch it.
+                p.custom(&QR_GAP).map_err(escpos_error)?;
+            }
             Block::Cut => {
                 p.custom(&PARTIAL_CUT).map_err(escpos_error)?;
                 cut_last = true;
@@ -317,6 +325,7 @@ mod tests {
             &[0x1D, 0x28, 0x6B, 3, 0, 0x31, 0x45, 0x31],             // error level M
             &[0x1D, 0x28, 0x6B, 5, 0, 0x31, 0x50, 0x30, b'h', b'i'], // store: pL = 2 + 3
             &[0x1D, 0x28, 0x6B, 3, 0, 0x31, 0x51, 0x30],             // print
+            &[0x1B, 0x4A, 12],                                       // half a line of white
             &[0x1B, 0x61, 0],                                        // left
             &[0x1B, 0x45, 0],                                        // bold off
             &[0x1B, 0x2D, 0],                                        // underline off
