@@ -16,3 +16,5 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
+echo "==> the Raspberry Pi GPIO backend, built for real (off a Pi it must refuse clearly)"
+cargo test --locked -p servicehall-hardware --features rpi --lib gpio::
