@@ -42,7 +42,8 @@ pub trait Gpio: Send {
 }
 
 /// Turns raw button levels into presses: a press counts once the line has been held
-/// active for `settle`, and another press only after the line was released.
+/// active for `settle` (seen on a later active sample, or on the release when no sample
+/// came in between), and another press only after the line was released.
 #[derive(Debug, Clone)]
 pub struct Debouncer {
     settle: Duration,
@@ -62,9 +63,15 @@ impl Debouncer {
     /// Feeds one sample of the line; returns true exactly once per real press.
     pub fn sample(&mut self, active: bool, at: Instant) -> bool {
         if !active {
+            // A clean press delivered as two edges (active, then released) has no active
+            // sample after `settle`: count it on the release if it was held long enough.
+            let held_long_enough = self
+                .active_since
+                .is_some_and(|since| at.saturating_duration_since(since) >= self.settle);
+            let press = held_long_enough && !self.reported;
             self.active_since = None;
             self.reported = false;
-            return false;
+            return press;
         }
         let since = *self.active_since.get_or_insert(at);
         if !self.reported && at.duration_since(since) >= self.settle {
@@ -191,6 +198,8 @@ pub fn open_rpi(pins: PinMap, settle: Duration) -> Result<Box<dyn Gpio>, GpioErr
 mod rpi {
     use super::*;
     use rppal::gpio::{Gpio as Rppal, InputPin, Level, OutputPin};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Polls the input lines every millisecond on its own thread, so debouncing sees the
     /// bounces; events reach `next_event` through a channel.
@@ -198,6 +207,15 @@ mod rpi {
         events: mpsc::Receiver<GpioEvent>,
         led: Option<OutputPin>,
         buzzer: Option<OutputPin>,
+        /// Tells the polling thread to end (set on drop): without it the thread would
+        /// keep polling until it next tried to send an event.
+        stop: Arc<AtomicBool>,
+    }
+
+    impl Drop for RpiGpio {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+        }
     }
 
     impl std::fmt::Debug for RpiGpio {
@@ -233,12 +251,14 @@ mod rpi {
             let led = out(pins.status_led)?;
             let buzzer = out(pins.buzzer)?;
             let (tx, rx) = mpsc::channel();
+            let stop = Arc::new(AtomicBool::new(false));
+            let stopped = stop.clone();
             std::thread::Builder::new()
                 .name("gpio-poll".into())
                 .spawn(move || {
                     let mut debouncer = Debouncer::new(settle);
                     let mut paper_low = None;
-                    loop {
+                    while !stopped.load(Ordering::Relaxed) {
                         let now = Instant::now();
                         if debouncer.sample(button.read() == Level::Low, now)
                             && tx.send(GpioEvent::ButtonPressed).is_err()
@@ -262,6 +282,7 @@ mod rpi {
                 events: rx,
                 led,
                 buzzer,
+                stop,
             })
         }
     }
@@ -326,6 +347,29 @@ mod tests {
             presses += 1;
         }
         assert_eq!(presses, 2);
+    }
+
+    #[test]
+    fn a_clean_press_delivered_as_two_edges_counts_once() {
+        let (mut gpio, handle) = SimGpio::new(Duration::from_millis(20));
+        let t0 = Instant::now();
+        handle.send_at(SimInput::ButtonLevel(true), t0).unwrap();
+        handle
+            .send_at(SimInput::ButtonLevel(false), t0 + Duration::from_millis(80))
+            .unwrap();
+        assert_eq!(
+            gpio.next_event(Duration::from_millis(50)).unwrap(),
+            Some(GpioEvent::ButtonPressed)
+        );
+        assert_eq!(gpio.next_event(Duration::from_millis(20)).unwrap(), None);
+        // Reported while held, then released: still one press.
+        let mut d = Debouncer::new(Duration::from_millis(20));
+        assert!(!d.sample(true, t0));
+        assert!(d.sample(true, t0 + Duration::from_millis(25)));
+        assert!(!d.sample(false, t0 + Duration::from_millis(40)));
+        // Two edges closer than `settle`: a blip, not a press.
+        assert!(!d.sample(true, t0 + Duration::from_millis(100)));
+        assert!(!d.sample(false, t0 + Duration::from_millis(105)));
     }
 
     #[test]

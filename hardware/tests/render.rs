@@ -450,12 +450,13 @@ fn chinese_characters_are_drawn_with_real_glyphs() {
 
 #[test]
 fn four_byte_gb18030_and_bad_sequences_still_print_something() {
-    // 0x81 0x30 0x81 0x30 is U+0080; 0xC7 followed by a space is malformed.
+    // 0x81 0x30 0x81 0x30 is U+0080, in the four-byte area a GBK-era printer font does
+    // not have: a box, as on paper. 0xC7 followed by a space is malformed: a box too.
     let r = rendered(
         &[FS, b'&', 0x81, 0x30, 0x81, 0x30, 0xC7, b' ', b'A', LF],
         PaperWidth::Mm58,
     );
-    assert_eq!(r.text_lines, vec!["\u{80}\u{FFFD} A"]);
+    assert_eq!(r.text_lines, vec!["\u{FFFD}\u{FFFD} A"]);
     let (_, right) = r.ink_columns(0..24).unwrap();
     assert!(right > 48, "the bad byte is a box, then the A: {right}");
 }
@@ -699,36 +700,72 @@ fn an_offline_printer_refuses_or_ignores_and_comes_back() {
     sim.stop();
 }
 
+/// Kills the child when the test ends, however it ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_printer_sim_binary_prints_its_address_and_takes_commands() {
+    use std::sync::mpsc;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_printer-sim"))
-        .args(["--listen", "127.0.0.1:0", "--width", "58", "--dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let first = lines.next().unwrap().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_printer-sim"))
+            .args(["--listen", "127.0.0.1:0", "--width", "58", "--dir"])
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Lines are read on their own thread so every wait below has a deadline.
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(l) if pred(&l) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("printer-sim never printed {what}"),
+            }
+        }
+    };
+    let first = next_line("its address", &|_| true);
     let addr = first
         .strip_prefix("printer-sim listening on ")
         .unwrap_or_else(|| panic!("first line: {first:?}"))
         .to_string();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut stdin = child.0.stdin.take().unwrap();
     writeln!(stdin, "paper-out").unwrap();
     let mut stream = TcpStream::connect(addr.as_str()).unwrap();
     // The command is applied once its answer line is printed.
-    let answer = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.contains("paper out"))
-        .unwrap();
+    let answer = next_line("the paper-out answer", &|l| l.contains("paper out"));
     assert!(answer.contains("DLE EOT 1-4"), "{answer}");
     assert_eq!(ask_status(&mut stream, 4).map(|b| b & 0x60), Some(0x60));
     writeln!(stdin, "quit").unwrap();
-    let status = child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "printer-sim did not quit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(status.success());
 }
 

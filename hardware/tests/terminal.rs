@@ -68,10 +68,13 @@ impl Drop for PtyPair {
     }
 }
 
+// Generous for a loaded 2-core machine with socat in between; the simulator's `reply`
+// must stay well above the register's `frame` (the register waits that long before it
+// refuses garbage with NAK).
 fn timeouts() -> Timeouts {
     Timeouts {
-        ack: Duration::from_millis(300),
-        frame: Duration::from_millis(300),
+        ack: Duration::from_millis(600),
+        frame: Duration::from_millis(600),
         answer: Duration::from_millis(1500),
         reconcile: Duration::from_millis(1000),
     }
@@ -79,9 +82,9 @@ fn timeouts() -> Timeouts {
 
 fn sim_timing() -> SimTiming {
     SimTiming {
-        ack: Duration::from_millis(300),
-        frame: Duration::from_millis(500),
-        reply: Duration::from_millis(800),
+        ack: Duration::from_millis(600),
+        frame: Duration::from_millis(1000),
+        reply: Duration::from_millis(2000),
         retries: 3,
     }
 }
@@ -115,8 +118,8 @@ fn sim_on(device: &Path, code: LineCode) -> (SimHandle, JoinHandle<SimEnd>) {
 }
 
 struct Setup {
-    _dir: tempfile::TempDir,
-    _pty: PtyPair,
+    dir: tempfile::TempDir,
+    pty: PtyPair,
     sim: SimHandle,
     sim_thread: Option<JoinHandle<SimEnd>>,
     register: TeliumTerminal<SerialLink>,
@@ -137,8 +140,8 @@ fn setup() -> Setup {
     let (sim, thread) = sim_on(&pty.b, LineCode::Eight);
     let register = register(dir.path(), &pty.a, LineFormat::EightN1);
     Setup {
-        _dir: dir,
-        _pty: pty,
+        dir,
+        pty,
         sim,
         sim_thread: Some(thread),
         register,
@@ -208,12 +211,27 @@ fn a_declined_card_is_declined() {
 #[test]
 fn a_terminal_that_times_out_mid_sale_and_answers_late_is_reconciled() {
     let mut s = setup();
-    // Later than the answer timeout (1.5 s), within the reconcile window (1 s more).
+    // A register that gives up on the answer after 1 s and then listens for 10 s; the
+    // terminal answers 3 s after taking the request. Seconds of slack on both sides, so
+    // a loaded machine cannot push the answer out of the window.
+    s.register = TeliumTerminal::open_serial(
+        s.pty.a.to_str().unwrap(),
+        TeliumConfig {
+            timeouts: Timeouts {
+                answer: Duration::from_secs(1),
+                reconcile: Duration::from_secs(10),
+                ..timeouts()
+            },
+            ..config(LineFormat::EightN1)
+        },
+        &s.dir.path().join("late.journal"),
+    )
+    .unwrap();
     s.sim
-        .push(SimBehaviour::AnswerAfter(Duration::from_millis(1900)));
+        .push(SimBehaviour::AnswerAfter(Duration::from_secs(3)));
     let started = Instant::now();
     let o = s.register.sale(&key("late"), Fen(800)).unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(started.elapsed() >= Duration::from_secs(3));
     assert_eq!(approved_amount(&o), Fen(800));
     assert_eq!(s.sim.charges().len(), 1);
 }
@@ -426,7 +444,14 @@ impl SimProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_terminal-sim"))
             .arg("--device")
             .arg(device)
-            .args(["--ack-ms", "300", "--frame-ms", "500", "--reply-ms", "800"])
+            .args([
+                "--ack-ms",
+                "600",
+                "--frame-ms",
+                "1000",
+                "--reply-ms",
+                "2000",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -638,4 +663,40 @@ fn pytelium_register_side_is_served_by_our_simulator() {
     assert_eq!(charges[0].amount, Fen(5_678));
     sim.stop();
     let _ = t.join();
+}
+
+// ---------------------------------------------------------------------------------------
+// The serial link itself
+
+#[test]
+fn discarding_input_on_a_line_that_never_falls_silent_is_bounded() {
+    use hardware::terminal::Link;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let pty = PtyPair::new(dir.path());
+    let mut talker = SerialLink::new(pty.b.to_str().unwrap(), 9600, LineFormat::EightN1);
+    talker.open().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // A chatty line: bytes keep arriving with no 1 ms gap.
+    let chatter = std::thread::spawn(move || {
+        while !stop2.load(Ordering::SeqCst) {
+            if talker.write_all(&[b'~'; 64]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut link = SerialLink::new(pty.a.to_str().unwrap(), 9600, LineFormat::EightN1);
+    link.open().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let (elapsed, result) = bounded(Duration::from_secs(5), move || {
+        let started = Instant::now();
+        let r = link.discard_input();
+        (started.elapsed(), r)
+    });
+    stop.store(true, Ordering::SeqCst);
+    let _ = chatter.join();
+    assert_eq!(result, Ok(()));
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
 }

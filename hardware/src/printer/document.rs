@@ -49,21 +49,41 @@ pub enum DocumentError {
 
 // ---------------------------------------------------------------- characters and columns
 
-/// The character the printer is sent for `c`, or `None` when its font cannot show it
-/// (the encoder then prints a visible `?` and counts it).
+/// How one character goes on paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaperChar {
+    /// Sent as this character (itself, or `￥` for `¥`).
+    Same(char),
+    /// The printer's font lacks the character: this visible stand-in is sent instead and
+    /// the character is counted as replaced (`?` when there is no better one).
+    Substitute(&'static str),
+}
+
+/// What the printer is sent for `c`.
 ///
-/// Unprintable: C0/C1 controls, anything outside the Basic Multilingual Plane (emoji,
-/// CJK extension B...), private-use and non-characters, and zero-width characters
-/// (combining marks, joiners, variation selectors) which a printer would draw as a box.
-/// One substitution: `¥` (U+00A5) is only in GB18030's four-byte area, which many
-/// GBK-era printer fonts lack, so the full-width `￥` (U+FFE5, GB2312 `A3 A4`) that every
-/// Chinese font has is sent instead.
-pub fn paper_char(c: char) -> Option<char> {
+/// Unprintable (sent as `?`): C0/C1 controls, anything outside the Basic Multilingual
+/// Plane (emoji, CJK extension B...), private-use and non-characters, and zero-width
+/// characters (combining marks, joiners, variation selectors) which a printer would draw
+/// as a box.
+///
+/// Also unprintable: every character GB18030 encodes in four bytes (`81 30 xx xx`...),
+/// that is everything outside GBK, such as `ö ñ ç ß © ® • ™`. GBK-era printer fonts have
+/// no glyphs there and print garbage, so those go out as a readable ASCII stand-in where
+/// there is an obvious one (`©` → `(C)`, `ö` → `o`, `•` → `·`) and `?` otherwise.
+///
+/// One exception: `¥` (U+00A5) is also in the four-byte area, but the full-width `￥`
+/// (U+FFE5, GB2312 `A3 A4`) that every Chinese font has means the same, so it is sent
+/// instead and not counted.
+pub fn on_paper(c: char) -> PaperChar {
     if c.is_ascii() {
-        return (c == ' ' || c.is_ascii_graphic()).then_some(c);
+        return if c == ' ' || c.is_ascii_graphic() {
+            PaperChar::Same(c)
+        } else {
+            PaperChar::Substitute("?")
+        };
     }
     if c == '¥' {
-        return Some('￥');
+        return PaperChar::Same('￥');
     }
     let cp = u32::from(c);
     let unprintable = cp > 0xFFFF
@@ -72,16 +92,80 @@ pub fn paper_char(c: char) -> Option<char> {
         || (0xFDD0..=0xFDEF).contains(&cp)
         || cp >= 0xFFFE
         || !matches!(c.width(), Some(w) if w > 0);
-    (!unprintable).then_some(c)
+    if unprintable {
+        return PaperChar::Substitute("?");
+    }
+    if gb18030_len(c) == 4 {
+        return PaperChar::Substitute(stand_in(c));
+    }
+    PaperChar::Same(c)
+}
+
+/// The character the printer is sent for `c`, or `None` when the font cannot show it
+/// (see [`on_paper`]; the encoder then sends a stand-in and counts it).
+pub fn paper_char(c: char) -> Option<char> {
+    match on_paper(c) {
+        PaperChar::Same(p) => Some(p),
+        PaperChar::Substitute(_) => None,
+    }
+}
+
+/// How many bytes GB18030 takes for `c` (1, 2 or 4).
+fn gb18030_len(c: char) -> usize {
+    let mut buf = [0u8; 4];
+    let (bytes, _, _) = encoding_rs::GB18030.encode(c.encode_utf8(&mut buf));
+    bytes.len()
+}
+
+/// A readable stand-in, in characters every GBK font has, for a character outside GBK.
+fn stand_in(c: char) -> &'static str {
+    match c {
+        '©' => "(C)",
+        '®' => "(R)",
+        '™' => "TM",
+        '•' | '‧' | '∙' => "·",
+        'ß' => "ss",
+        'æ' => "ae",
+        'Æ' => "AE",
+        'œ' => "oe",
+        'Œ' => "OE",
+        'ø' => "o",
+        'Ø' => "O",
+        'å' | 'ä' | 'â' | 'ã' | 'ą' | 'ă' => "a",
+        'Å' | 'Ä' | 'Â' | 'Ã' | 'À' | 'Á' | 'Ą' | 'Ă' => "A",
+        'ç' | 'ć' | 'č' => "c",
+        'Ç' | 'Ć' | 'Č' => "C",
+        'ë' | 'ę' | 'ė' | 'ě' => "e",
+        'É' | 'È' | 'Ê' | 'Ë' | 'Ę' | 'Ě' => "E",
+        'î' | 'ï' => "i",
+        'Î' | 'Ï' | 'Í' | 'Ì' => "I",
+        'ñ' | 'ń' | 'ň' => "n",
+        'Ñ' | 'Ń' | 'Ň' => "N",
+        'ö' | 'ô' | 'õ' | 'ő' => "o",
+        'Ö' | 'Ô' | 'Õ' | 'Ó' | 'Ò' | 'Ő' => "O",
+        'û' | 'ű' | 'ů' => "u",
+        'Ü' | 'Û' | 'Ú' | 'Ù' | 'Ű' | 'Ů' => "U",
+        'ÿ' | 'ý' => "y",
+        'Ý' | 'Ÿ' => "Y",
+        'ł' => "l",
+        'Ł' => "L",
+        'ś' | 'š' => "s",
+        'Ś' | 'Š' => "S",
+        'ź' | 'ż' | 'ž' => "z",
+        'Ź' | 'Ż' | 'Ž' => "Z",
+        _ => "?",
+    }
 }
 
 /// Font A columns `c` takes on paper: 1 for ASCII (and for the `?` an unprintable
 /// character becomes), 2 for everything else, which the printer draws in a full 24-dot
-/// cell in Chinese mode. (`unicode-width` says 1 for `¥`, `×`, `é`; the printer says 2.)
+/// cell in Chinese mode (`unicode-width` says 1 for `¥`, `×`, `é`; the printer says 2),
+/// and for a stand-in the columns of what is actually sent (`©` → `(C)` is 3).
 pub fn char_columns(c: char) -> usize {
-    match paper_char(c) {
-        Some(p) if !p.is_ascii() => 2,
-        _ => 1,
+    match on_paper(c) {
+        PaperChar::Same(p) if !p.is_ascii() => 2,
+        PaperChar::Same(_) => 1,
+        PaperChar::Substitute(s) => s.chars().map(|p| if p.is_ascii() { 1 } else { 2 }).sum(),
     }
 }
 
@@ -417,7 +501,10 @@ impl Document {
     pub fn needs_chinese_mode(&self) -> bool {
         self.text_lines()
             .flat_map(|l| l.text.chars())
-            .any(|c| paper_char(c).is_some_and(|p| !p.is_ascii()))
+            .any(|c| match on_paper(c) {
+                PaperChar::Same(p) => !p.is_ascii(),
+                PaperChar::Substitute(s) => !s.is_ascii(),
+            })
     }
 
     /// Adds `text`, wrapped to the columns its scale leaves.
@@ -602,12 +689,16 @@ impl Document {
 fn preview_cells(text: &str, w: u8) -> String {
     let mut s = String::new();
     for c in text.chars() {
-        let shown = paper_char(c).unwrap_or('?');
+        let mut buf = [0u8; 4];
+        let shown: &str = match on_paper(c) {
+            PaperChar::Same(p) => p.encode_utf8(&mut buf),
+            PaperChar::Substitute(s) => s,
+        };
         let paper = char_columns(c);
-        let editor = shown.width().unwrap_or(1);
+        let editor: usize = shown.chars().map(|p| p.width().unwrap_or(1)).sum();
         let pad = paper.saturating_sub(editor) + paper * usize::from(w.saturating_sub(1));
         s.extend(std::iter::repeat_n(' ', pad / 2));
-        s.push(shown);
+        s.push_str(shown);
         s.extend(std::iter::repeat_n(' ', pad - pad / 2));
     }
     s
@@ -1447,5 +1538,37 @@ mod tests {
         assert_eq!(paper_char('\u{85}'), None);
         assert_eq!(paper_char('\u{200b}'), None);
         assert_eq!(paper_char('¥'), Some('￥'));
+    }
+
+    #[test]
+    fn characters_outside_gbk_are_never_sent_as_four_byte_gb18030() {
+        // GBK-era printer fonts have nothing in GB18030's four-byte area: a stand-in goes
+        // out instead, and it is laid out at the width it really takes.
+        assert_eq!(on_paper('©'), PaperChar::Substitute("(C)"));
+        assert_eq!(on_paper('®'), PaperChar::Substitute("(R)"));
+        assert_eq!(on_paper('™'), PaperChar::Substitute("TM"));
+        assert_eq!(on_paper('•'), PaperChar::Substitute("·"));
+        assert_eq!(on_paper('ö'), PaperChar::Substitute("o"));
+        assert_eq!(on_paper('ß'), PaperChar::Substitute("ss"));
+        assert_eq!(
+            on_paper('Ω'),
+            PaperChar::Same('Ω'),
+            "GB2312 Greek is two bytes"
+        );
+        assert_eq!(on_paper('é'), PaperChar::Same('é'), "GB2312 has pinyin é");
+        assert_eq!(
+            on_paper('\u{0E01}'),
+            PaperChar::Substitute("?"),
+            "Thai: four bytes"
+        );
+        assert_eq!(char_columns('©'), 3);
+        assert_eq!(char_columns('•'), 2);
+        assert_eq!(display_width("Café ©2024"), 3 + 2 + 1 + 3 + 4);
+        for c in ['©', '®', '™', '•', 'ö', 'ñ', 'ç', 'ß', '\u{0E01}'] {
+            assert_eq!(paper_char(c), None, "{c}");
+            if let PaperChar::Substitute(s) = on_paper(c) {
+                assert!(s.chars().all(|p| gb18030_len(p) <= 2), "{c} -> {s}");
+            }
+        }
     }
 }

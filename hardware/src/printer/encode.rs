@@ -27,7 +27,7 @@ use qrcode::{Color, EcLevel, QrCode};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::document::{Align, Block, Document, QR_QUIET_ZONE, Scale, Style, paper_char};
+use super::document::{Align, Block, Document, PaperChar, QR_QUIET_ZONE, Scale, Style, on_paper};
 use super::{PaperWidth, PrintError, PrinterProfile, QrMode};
 
 /// `FS &`: Chinese (GB18030 double-byte) mode on.
@@ -52,19 +52,21 @@ pub fn encode(doc: &Document, profile: &PrinterProfile) -> Result<Vec<u8>, Print
     encode_job(doc, profile).map(|job| job.bytes)
 }
 
-/// Replaces what the printer cannot show by `?` (and `¥` by the full-width `￥` every
-/// Chinese font has); returns the text to send and how many characters were replaced.
+/// Replaces what the printer cannot show by a stand-in (`?`, or `(C)` for `©` and the
+/// like: see [`on_paper`]), and `¥` by the full-width `￥` every Chinese font has; returns
+/// the text to send and how many characters were replaced.
 pub fn paper_text(text: &str) -> (String, usize) {
     let mut replaced = 0;
-    let out = text
-        .chars()
-        .map(|c| {
-            paper_char(c).unwrap_or_else(|| {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match on_paper(c) {
+            PaperChar::Same(p) => out.push(p),
+            PaperChar::Substitute(s) => {
                 replaced += 1;
-                '?'
-            })
-        })
-        .collect();
+                out.push_str(s);
+            }
+        }
+    }
     (out, replaced)
 }
 
@@ -398,6 +400,31 @@ mod tests {
         );
         assert!(!job.bytes.contains(&0x07));
         assert!(!job.bytes.contains(&0x85));
+    }
+
+    #[test]
+    fn characters_outside_gbk_go_out_as_counted_stand_ins_never_four_byte_gb18030() {
+        let mut doc = Document::new(PaperWidth::Mm80);
+        doc.text("Müller © Straße • ok", Style::default());
+        let job = encode_job(&doc, &profile(PaperWidth::Mm80, QrMode::Native)).unwrap();
+        assert_eq!(job.replaced, 3);
+        // "M" "ü" (GB2312 A8 B9) "ller (C) Stra" "ss" "e " "·" (A1 A4) " ok"
+        let mut text = b"M\xa8\xb9ller (C) Strasse \xa1\xa4 ok".to_vec();
+        text.extend([0x1B, 0x64, 1]);
+        assert!(
+            job.bytes.windows(text.len()).any(|w| w == text),
+            "{:02x?}",
+            job.bytes
+        );
+        // No four-byte GB18030 sequence for a BMP character anywhere.
+        assert!(
+            !job.bytes.windows(4).any(|w| (0x81..=0x84).contains(&w[0])
+                && (0x30..=0x39).contains(&w[1])
+                && (0x81..=0xFE).contains(&w[2])
+                && (0x30..=0x39).contains(&w[3])),
+            "{:02x?}",
+            job.bytes
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@
 //! printer's Font A cells, 12 × 24 for ASCII and 24 × 24 for Chinese, so nearest-neighbour
 //! scaling keeps every stroke; `GS !` sizes then multiply that cell. Bold is drawn by
 //! OR-ing the glyph shifted one dot to the right. A character the font lacks (or an
-//! invalid byte sequence) is drawn as a visible box, never as nothing.
+//! invalid byte sequence) is drawn as a visible box, never as nothing. So is every
+//! four-byte GB18030 sequence, which a GBK-era printer font cannot print either (the
+//! encoder never sends one; see `document::on_paper`).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -723,6 +725,10 @@ impl<'f> Renderer<'f> {
         if self.mode.chinese && (0x81..=0xFE).contains(&b) {
             let len = gb18030_len(bytes.get(pos..).unwrap_or(&[]));
             let c = match len {
+                // Four-byte GB18030 (everything outside GBK): GBK-era printer fonts have
+                // no glyphs there and print garbage, so the preview shows a box, not the
+                // character Unifont happens to have.
+                Some(4) => None,
                 Some(len) => bytes.get(pos..pos + len).and_then(decode_gb18030),
                 None => None,
             };
@@ -1359,6 +1365,17 @@ mod tests {
         let r = render_with_font(b"B\n", PaperWidth::Mm58, &font).unwrap();
         assert!(r.black_dots(0..24) > 20);
         assert_eq!(r.text_lines, vec!["B".to_string()]);
+    }
+
+    #[test]
+    fn a_four_byte_gb18030_character_is_drawn_as_a_box_like_the_printer_shows_it() {
+        // Unifont has ö, the printer's GBK font does not.
+        let font = Font::parse("00F6:000024240000003C4242424242423C00\n")
+            .unwrap_or_else(|line| panic!("bad line {line}"));
+        // FS & then "ö" as GB18030 81 30 8B 32: a box in a wide cell, shown as U+FFFD.
+        let r = render_with_font(b"\x1c\x26\x81\x30\x8b\x32\n", PaperWidth::Mm58, &font).unwrap();
+        assert_eq!(r.text_lines, vec!["\u{FFFD}".to_string()]);
+        assert!(r.black_dots(0..24) > 20, "a visible box");
     }
 
     #[test]

@@ -600,7 +600,14 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                 }
                 if !conditions.slow_per_kib.is_zero() {
                     let factor = n as f64 / 1024.0;
-                    std::thread::sleep(conditions.slow_per_kib.mul_f64(factor));
+                    // `mul_f64` panics on overflow (`slow` takes any u64 milliseconds).
+                    let pause =
+                        Duration::try_from_secs_f64(conditions.slow_per_kib.as_secs_f64() * factor)
+                            .unwrap_or(Duration::MAX);
+                    // In slices, so `stop` is not held up by a slow printer.
+                    if !sleep_unless_stopped(pause, &shared.stop) {
+                        break;
+                    }
                 }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
@@ -613,6 +620,24 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
         }
     }
     finish_job(shared, &mut job, &mut print_bytes);
+}
+
+/// Sleeps for `pause`, looking at `stop` every [`POLL`]; false when stopped.
+fn sleep_unless_stopped(pause: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now().checked_add(pause);
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = match until {
+            Some(until) => until.saturating_duration_since(Instant::now()),
+            None => POLL,
+        };
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
 }
 
 fn finish_job(shared: &Shared, job: &mut Vec<u8>, print_bytes: &mut usize) {
@@ -645,6 +670,27 @@ mod tests {
         assert!(SimCommand::parse("slow fast").is_err());
         assert!(SimCommand::parse("quit now").is_err());
         assert!(SimCommand::parse("").is_err());
+    }
+
+    #[test]
+    fn stop_returns_promptly_while_a_slow_printer_is_taking_a_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = SimPrinter::start(dir.path(), "127.0.0.1:0").unwrap();
+        // An hour per KiB; and a value that would overflow `Duration::mul_f64`.
+        sim.set_slow(Duration::from_secs(3600));
+        let mut conn = TcpStream::connect(sim.local_addr()).unwrap();
+        conn.write_all(&[b'x'; 2048]).unwrap();
+        let mut other = TcpStream::connect(sim.local_addr()).unwrap();
+        sim.set_slow(Duration::from_millis(u64::MAX));
+        other.write_all(&[b'y'; 4096]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            sim.stop();
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("stop() must not wait for the slow pause to end");
     }
 
     #[test]

@@ -5,13 +5,15 @@
 //!
 //! Never lays out or encodes a document itself (that is [`super::document`] and
 //! [`super::encode`]) and never blocks without a timeout: every read has one, and so
-//! does every write on TCP and serial.
+//! does every write (a device node's blocking job write is waited for with a timeout,
+//! though the kernel write itself cannot be cancelled; see [`DeviceFile`]).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,6 +36,17 @@ pub trait Transport: Send + fmt::Debug {
     fn discard_input(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Sends one whole print job and returns once it is handed over as far as this
+    /// transport can tell.
+    fn send_job(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)?;
+        self.flush()
+    }
+    /// Whether [`EscPosPrinter::print`] asks for status again after a job, to report
+    /// paper that ran out during it.
+    fn checks_status_after_job(&self) -> bool {
+        false
+    }
 }
 
 /// The longest a write may make no progress before it counts as a timeout.
@@ -43,47 +56,79 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A printer device node such as `/dev/usb/lp0` (the kernel's `usblp` driver).
 ///
-/// Opened read-write and non-blocking, never appending or creating: reads of `DLE EOT`
-/// answers poll until their timeout instead of blocking forever, and writes retry while
-/// the printer's buffer is full. If the node cannot be opened for reading, or the printer
-/// is not bidirectional (the driver refuses reads), status is unknown: reads fail with
-/// [`ErrorKind::Unsupported`], [`EscPosPrinter::status`] reports
-/// [`PrintError::Fault`] ("status unknown") and [`EscPosPrinter::print`] sends the job
-/// anyway, since `usblp` itself checks the printer before each write and fails it with
-/// `ENOSPC` when the paper is out (reported as [`PrintError::PaperOut`]).
+/// `usblp` lets one handle at a time open the node (a second open fails with `EBUSY`),
+/// so the node is opened in one of two ways, never both at once:
+///
+/// - **status** (between jobs): read-write and non-blocking, so a `DLE EOT` answer is
+///   polled until its timeout instead of blocking forever. [`Transport::write_all`],
+///   [`Transport::read`] and [`Transport::discard_input`] use this handle; they are for
+///   status requests, not jobs (a non-blocking `usblp` write returns before the transfer
+///   is done, "presuming it completes").
+/// - **job** ([`Transport::send_job`]): write-only and *blocking*, so `write` returns
+///   only once `usblp` has handed every byte to the printer (or failed), then the handle
+///   is synced (where the node supports it) and closed. Closing a node with a transfer
+///   still pending would kill the transfer; a blocking write leaves none pending.
+///
+/// What cannot be detected, and why:
+/// - A blocking write on a printer that is out of paper or has its cover open does not
+///   fail: `usblp` waits for the printer (it returns `ENOSPC` only after the `LPABORT`
+///   ioctl, which needs `unsafe` code this workspace does not allow). The write runs on
+///   its own thread and `send_job` gives up after `write_timeout` without progress with
+///   [`ErrorKind::TimedOut`]; the write itself cannot be cancelled without `unsafe`, so
+///   it stays pending in the kernel and **the job may still print once the printer is
+///   fixed**. Until it finishes the node stays open and every further operation fails
+///   with a timeout ("an earlier job is still waiting for the printer").
+/// - "Delivered" means accepted by the printer over USB, not printed: paper running out
+///   mid-job is only seen by asking for status after the job, which [`EscPosPrinter`]
+///   does when the node is readable ([`Transport::checks_status_after_job`]).
+/// - If the node cannot be opened for reading, or the printer is not bidirectional (the
+///   driver refuses reads), status is unknown: status calls fail with
+///   [`ErrorKind::Unsupported`], [`EscPosPrinter::status`] reports
+///   [`PrintError::Fault`] ("status unknown") and [`EscPosPrinter::print`] sends the job
+///   anyway, with nothing checked before or after it.
 #[derive(Debug)]
 pub struct DeviceFile {
     path: PathBuf,
-    file: File,
+    /// The status handle, opened again lazily after a job.
+    status: Option<File>,
     readable: bool,
     write_timeout: Duration,
+    /// A job whose write outlived its timeout and is still blocked in the kernel.
+    stalled: Option<mpsc::Receiver<JobEvent>>,
+}
+
+/// What the job-writing thread reports.
+#[derive(Debug)]
+enum JobEvent {
+    /// Another chunk went out.
+    Progress,
+    /// The job is written, synced and the node closed (or the write failed).
+    Done(io::Result<()>),
 }
 
 const POLL: Duration = Duration::from_millis(2);
 
+/// A job is written in chunks of this size; each one restarts the write timeout.
+const JOB_CHUNK: usize = 4096;
+
 impl DeviceFile {
     pub fn open(path: impl AsRef<Path>) -> io::Result<DeviceFile> {
         let path = path.as_ref().to_path_buf();
-        let open = |read: bool| {
-            let mut options = OpenOptions::new();
-            options.read(read).write(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.custom_flags(libc::O_NONBLOCK);
+        let (status, readable) = match open_status(&path) {
+            Ok(file) => (Some(file), true),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                // Write-only: check now that a job could be sent at all.
+                drop(OpenOptions::new().write(true).open(&path)?);
+                (None, false)
             }
-            options.open(&path)
-        };
-        let (file, readable) = match open(true) {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => (open(false)?, false),
             Err(e) => return Err(e),
         };
         Ok(DeviceFile {
             path,
-            file,
+            status,
             readable,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            stalled: None,
         })
     }
 
@@ -102,17 +147,99 @@ impl DeviceFile {
             format!("{} does not send status back", self.path.display()),
         )
     }
+
+    /// Fails while an earlier job's write is still blocked in the kernel.
+    fn check_not_stalled(&mut self) -> io::Result<()> {
+        let Some(rx) = &self.stalled else {
+            return Ok(());
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(JobEvent::Progress) => {}
+                Ok(JobEvent::Done(result)) => {
+                    if let Err(e) = result {
+                        tracing::warn!(path = %self.path.display(), error = %e, "a stalled print job failed in the end");
+                    } else {
+                        tracing::warn!(path = %self.path.display(), "a stalled print job went out late");
+                    }
+                    self.stalled = None;
+                    return Ok(());
+                }
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.stalled = None;
+                    return Ok(());
+                }
+                Err(mpsc::TryRecvError::Empty) => {
+                    return Err(io::Error::new(
+                        ErrorKind::TimedOut,
+                        "an earlier job is still waiting for the printer (out of paper or cover open?)",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The status handle, opened again if a job closed it.
+    fn status_handle(&mut self) -> io::Result<&mut File> {
+        if !self.readable {
+            return Err(self.unsupported());
+        }
+        self.check_not_stalled()?;
+        if self.status.is_none() {
+            self.status = Some(open_status(&self.path)?);
+        }
+        self.status
+            .as_mut()
+            .ok_or_else(|| io::Error::new(ErrorKind::NotConnected, "the printer is not open"))
+    }
+}
+
+/// Read-write, non-blocking, never appending or creating.
+fn open_status(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Writes one job with a blocking handle, on the calling (job) thread.
+fn write_job(path: &Path, bytes: &[u8], events: &mpsc::Sender<JobEvent>) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    for chunk in bytes.chunks(JOB_CHUNK) {
+        file.write_all(chunk)?;
+        let _ = events.send(JobEvent::Progress);
+    }
+    match file.sync_data() {
+        // Device nodes (usblp) have no fsync: the blocking write already waited for
+        // the transfer. A plain file (a spool, a test) is synced.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOTSUP | libc::EROFS)
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+    // `file` is closed here, with no transfer pending.
 }
 
 impl Transport for DeviceFile {
     fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        let mut deadline = Instant::now() + self.write_timeout;
+        let write_timeout = self.write_timeout;
+        let file = self.status_handle()?;
+        let mut deadline = Instant::now() + write_timeout;
         while !bytes.is_empty() {
-            match self.file.write(bytes) {
+            match file.write(bytes) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     bytes = &bytes[n..];
-                    deadline = Instant::now() + self.write_timeout;
+                    deadline = Instant::now() + write_timeout;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -128,12 +255,10 @@ impl Transport for DeviceFile {
     }
 
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
-        if !self.readable {
-            return Err(self.unsupported());
-        }
         let deadline = Instant::now() + timeout;
         loop {
-            match self.file.read(buf) {
+            let file = self.status_handle()?;
+            match file.read(buf) {
                 Ok(n) if n > 0 => return Ok(n),
                 // A device node has no end: nothing to read yet.
                 Ok(_) => {}
@@ -146,6 +271,7 @@ impl Transport for DeviceFile {
                     ) =>
                 {
                     self.readable = false;
+                    self.status = None;
                     return Err(self.unsupported());
                 }
                 Err(e) => return Err(e),
@@ -157,23 +283,62 @@ impl Transport for DeviceFile {
         }
     }
 
+    /// Status requests are a few bytes on a non-blocking handle: nothing to flush (a
+    /// job is flushed by [`Transport::send_job`]).
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        Ok(())
     }
 
     fn discard_input(&mut self) -> io::Result<()> {
         if !self.readable {
             return Ok(());
         }
+        let file = self.status_handle()?;
         let mut buf = [0u8; 64];
         // Bounded: a printer streaming answers forever must not hang us here.
         for _ in 0..64 {
-            match self.file.read(&mut buf) {
+            match file.read(&mut buf) {
                 Ok(n) if n > 0 => {}
                 _ => break,
             }
         }
         Ok(())
+    }
+
+    fn send_job(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.check_not_stalled()?;
+        // usblp allows one open handle: the status handle goes while the job is written.
+        self.status = None;
+        let (tx, rx) = mpsc::channel();
+        let path = self.path.clone();
+        let job = bytes.to_vec();
+        thread::Builder::new()
+            .name("printer-job".into())
+            .spawn(move || {
+                let result = write_job(&path, &job, &tx);
+                let _ = tx.send(JobEvent::Done(result));
+            })?;
+        loop {
+            match rx.recv_timeout(self.write_timeout) {
+                Ok(JobEvent::Progress) => {}
+                Ok(JobEvent::Done(result)) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    tracing::warn!(path = %self.path.display(), "the printer stopped taking the job; it may still print later");
+                    self.stalled = Some(rx);
+                    return Err(io::Error::new(
+                        ErrorKind::TimedOut,
+                        "the printer stopped taking the job (out of paper or cover open?); it may still print once fixed",
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the print job thread stopped"));
+                }
+            }
+        }
+    }
+
+    fn checks_status_after_job(&self) -> bool {
+        self.readable
     }
 }
 
@@ -492,7 +657,9 @@ impl From<io::Error> for StatusFailure {
 fn print_error(e: io::Error) -> PrintError {
     match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => PrintError::Timeout,
-        // usblp answers a write with ENOSPC when the printer reports paper out.
+        // usblp answers a write with ENOSPC when the printer reports paper out, but only
+        // after the LPABORT ioctl, which DeviceFile does not issue (it needs unsafe code).
+        // Kept for transports (or kernels) that do report it.
         ErrorKind::StorageFull => PrintError::PaperOut,
         _ => PrintError::Io(e),
     }
@@ -588,7 +755,10 @@ impl<T: Transport> ReceiptPrinter for EscPosPrinter<T> {
     }
 
     /// Encodes `doc`, checks the printer can take it, then sends it. Nothing is written
-    /// when the document cannot be encoded or the printer is not ready.
+    /// when the document cannot be encoded or the printer is not ready. When the
+    /// transport can read status back after a job ([`Transport::checks_status_after_job`])
+    /// it is asked again, and paper that ran out during the job is
+    /// [`PrintError::PaperOut`] (the receipt may be incomplete: print it again).
     fn print(&mut self, doc: &Document) -> Result<(), PrintError> {
         let job = encode_job(doc, &self.profile)?;
         match self.query_status() {
@@ -598,16 +768,32 @@ impl<T: Transport> ReceiptPrinter for EscPosPrinter<T> {
             }
             Err(StatusFailure::Failed(e)) => return Err(e),
         }
-        self.transport.write_all(&job.bytes).map_err(print_error)?;
-        self.transport.flush().map_err(print_error)?;
+        self.transport.send_job(&job.bytes).map_err(print_error)?;
+        self.last_replaced = job.replaced;
+        if self.transport.checks_status_after_job() {
+            // The paper can run out during the job: the printer took every byte but the
+            // receipt is cut short. Only a status asked afterwards shows it.
+            match self.query_status() {
+                Ok(s) if s.paper_out => {
+                    tracing::warn!(printer = %self.profile.name, "the paper ran out during the job");
+                    return Err(PrintError::PaperOut);
+                }
+                Ok(_) => {}
+                Err(StatusFailure::Unknown(why)) => {
+                    tracing::debug!(printer = %self.profile.name, %why, "no status after the job");
+                }
+                Err(StatusFailure::Failed(e)) => {
+                    tracing::warn!(printer = %self.profile.name, error = %e, "no status after the job");
+                }
+            }
+        }
         if job.replaced > 0 {
             tracing::warn!(
                 printer = %self.profile.name,
                 replaced = job.replaced,
-                "characters the printer cannot show were printed as `?`"
+                "characters the printer cannot show were printed as stand-ins"
             );
         }
-        self.last_replaced = job.replaced;
         Ok(())
     }
 }
@@ -626,6 +812,10 @@ mod tests {
     #[derive(Debug, Default)]
     struct FakePrinter {
         answers: [u8; 4],
+        /// The answers once a job was received (the paper ran out during it).
+        answers_after_job: Option<[u8; 4]>,
+        /// Reads status back after a job, like a bidirectional device node.
+        recheck: bool,
         silent: bool,
         pending: VecDeque<u8>,
         requests: Vec<u8>,
@@ -641,8 +831,15 @@ mod tests {
                 }
             } else {
                 self.job.extend_from_slice(bytes);
+                if let Some(after) = self.answers_after_job {
+                    self.answers = after;
+                }
             }
             Ok(())
+        }
+
+        fn checks_status_after_job(&self) -> bool {
+            self.recheck
         }
 
         fn read(&mut self, buf: &mut [u8], _timeout: Duration) -> io::Result<usize> {
@@ -698,6 +895,35 @@ mod tests {
         let t = p.into_transport();
         assert_eq!(t.requests, [1, 2, 3, 4, 1, 2, 3, 4]);
         assert_eq!(t.job, encode(&doc(), &profile()).unwrap());
+    }
+
+    #[test]
+    fn paper_running_out_during_the_job_is_reported_when_status_can_be_read() {
+        let paper_out = PrinterStatus {
+            paper_out: true,
+            ..PrinterStatus::READY
+        };
+        let mut p = EscPosPrinter::new(
+            FakePrinter {
+                answers: PrinterStatus::READY.to_answers(),
+                answers_after_job: Some(paper_out.to_answers()),
+                recheck: true,
+                ..FakePrinter::default()
+            },
+            profile(),
+        );
+        assert!(matches!(p.print(&doc()), Err(PrintError::PaperOut)));
+        let t = p.into_transport();
+        assert_eq!(
+            t.job,
+            encode(&doc(), &profile()).unwrap(),
+            "the job went out"
+        );
+        assert_eq!(
+            t.requests,
+            [1, 2, 3, 4, 1, 2, 3, 4],
+            "status before and after"
+        );
     }
 
     #[test]
@@ -834,13 +1060,56 @@ mod tests {
         let path = dir.path().join("lp0");
         std::fs::write(&path, b"old").unwrap();
         let mut file = DeviceFile::open(&path).unwrap();
-        file.write_all(b"new!").unwrap();
-        file.flush().unwrap();
+        file.send_job(b"new!").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new!");
+        assert!(file.checks_status_after_job());
         // A plain file never answers: status times out.
         let mut p =
             EscPosPrinter::new(file, profile()).with_status_timeout(Duration::from_millis(20));
         assert!(matches!(p.status(), Err(PrintError::Timeout)));
+    }
+
+    #[test]
+    fn a_job_the_device_never_takes_times_out_and_blocks_the_next_until_it_goes_out() {
+        // A FIFO nobody reads stands in for a usblp printer that is out of paper: the
+        // blocking open/write waits for it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lp0");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut file = DeviceFile::open(&path)
+            .unwrap()
+            .with_write_timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let err = file.send_job(b"receipt").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(err.to_string().contains("may still print"), "{err}");
+        // While that write is pending, nothing else is sent.
+        let err = file.send_job(b"next").unwrap_err();
+        assert!(err.to_string().contains("earlier job"), "{err}");
+        // The printer comes back: the pending job goes out, then the next one can.
+        let mut reader = File::open(&path).unwrap();
+        let mut got = [0u8; 7];
+        reader.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"receipt");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match file.send_job(b"next") {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    assert!(e.to_string().contains("earlier job"), "{e}");
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let mut next = [0u8; 4];
+        reader.read_exact(&mut next).unwrap();
+        assert_eq!(&next, b"next");
     }
 
     #[test]

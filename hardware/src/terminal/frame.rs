@@ -3,7 +3,8 @@
 //! functions plus an incremental decoder; no I/O.
 //!
 //! Must never panic on any input and never accept a frame with trailing bytes, a wrong
-//! LRC, a parity error or a control character inside the payload.
+//! LRC, a parity error or a control character inside the payload. The decoder never lets
+//! a partial frame hide a link control (ENQ, EOT, ACK, NAK): those end any open frame.
 //!
 //! # Framing (checked against pyTeliumManager 2.4.2 `TeliumData.framing` / `lrc_check`)
 //!
@@ -284,6 +285,14 @@ impl FrameDecoder {
                         };
                         None
                     }
+                    // ENQ, EOT, ACK and NAK can never be payload (the payload is printable
+                    // ASCII): one arriving mid-frame means the "frame" was line noise that
+                    // looked like STX, or the sender gave up. Drop the partial frame and
+                    // report the control, so noise cannot swallow a handshake.
+                    Ok(ENQ) => Some(Received::Enq),
+                    Ok(EOT) => Some(Received::Eot),
+                    Ok(ACK) => Some(Received::Ack),
+                    Ok(NAK) => Some(Received::Nak),
                     _ if buf.len() >= MAX_PAYLOAD => Some(Received::BadFrame(FrameError::TooLong)),
                     Err(ParityError(byte)) => {
                         buf.push(byte & 0x7F);
@@ -478,6 +487,36 @@ mod tests {
         assert!(dec.in_frame(), "a truncated frame is still open");
         dec.reset();
         assert!(!dec.in_frame());
+    }
+
+    #[test]
+    fn a_control_after_a_stray_stx_is_still_recognised() {
+        // Line noise that decodes as STX, then the terminal's ENQ: the ENQ must not be
+        // swallowed as spoiled payload (the handshake would be lost).
+        for code in [LineCode::Eight, LineCode::SevenEvenParity] {
+            for control in [ENQ, EOT, ACK, NAK] {
+                let mut dec = FrameDecoder::new(code);
+                let mut wire = code.encode(&[STX, b'x']);
+                wire.push(code.encode_byte(control));
+                let got = dec.push_all(&wire);
+                let want = match control {
+                    ENQ => Received::Enq,
+                    EOT => Received::Eot,
+                    ACK => Received::Ack,
+                    _ => Received::Nak,
+                };
+                assert_eq!(got, vec![want], "{code:?} {control:#04x}");
+                assert!(!dec.in_frame(), "the partial frame is dropped");
+                // And a real frame right after decodes normally.
+                let frame = code.encode(&encode_frame(b"ok").unwrap());
+                assert_eq!(dec.push_all(&frame), vec![Received::Frame(b"ok".to_vec())]);
+            }
+        }
+        // A control byte can still be an LRC value ("GA": 'G' ^ 'A' ^ ETX == ENQ).
+        let mut dec = FrameDecoder::new(LineCode::Eight);
+        let f = encode_frame(b"GA").unwrap();
+        assert_eq!(*f.last().unwrap(), ENQ);
+        assert_eq!(dec.push_all(&f), vec![Received::Frame(b"GA".to_vec())]);
     }
 
     #[test]

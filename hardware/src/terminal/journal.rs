@@ -4,9 +4,20 @@
 //! written after, so a retry of the same key returns the recorded outcome and a crash
 //! mid-sale is found and reconciled at next use.
 //!
-//! Must never lose a record it acknowledged (every write is fsynced), never silently skip
-//! a damaged record in the middle of the file, and never store a card number. One process
-//! at a time: the file is locked while open.
+//! Must never lose a record it acknowledged (every write is fsynced, and so is the
+//! directory that holds a new file), never leave a partial line behind a failed write,
+//! never silently skip a damaged record in the middle of the file, and never store a card
+//! number. One process at a time: the file is locked while open.
+//!
+//! # How long a key is remembered
+//!
+//! A key is remembered for [`RETENTION_DAYS`] days after its last state change, however
+//! many other payments happen meanwhile; keys that still need attention (in flight,
+//! waiting for staff) are kept forever. A retry of a key older than that is outside the
+//! guarantee: callers must not retry a payment intent after 90 days (the hub's payment
+//! ids are never reused, so a late retry would be a new payment anyway). Compaction at
+//! open only drops what is past retention, never a count of "oldest" keys, so a burst of
+//! payments cannot push out a key a customer may still retry.
 
 use super::{IdempotencyKey, Outcome, TransactionKind, TransactionRecord, TransactionState};
 use chrono::{DateTime, Utc};
@@ -17,9 +28,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// How many keys a journal remembers; older finished ones are dropped when the file is
-/// compacted at open (unfinished ones are always kept).
-pub const KEEP_KEYS: usize = 10_000;
+/// How long a finished key is remembered after its last state change (see the module
+/// docs); unfinished ones are always kept.
+pub const RETENTION_DAYS: i64 = 90;
+
+/// The file is compacted at open once it has this many lines and at least half of them
+/// are superseded states or keys past retention.
+const COMPACT_AFTER_LINES: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -57,6 +72,14 @@ pub struct Journal {
     file: File,
     records: HashMap<IdempotencyKey, TransactionRecord>,
     next_seq: u64,
+    /// A failed write could not be rolled back: the file may end in a partial line, so
+    /// nothing more is appended (a later line would turn it into a damaged middle). The
+    /// next open drops the partial line.
+    broken: bool,
+    /// Tests: the next write stops after this many bytes and fails (a full disk, an I/O
+    /// error mid-write).
+    #[cfg(test)]
+    fail_next_write_after: Option<usize>,
 }
 
 impl Journal {
@@ -74,6 +97,11 @@ impl Journal {
             .create(true)
             .open(&path)
             .map_err(open_err)?;
+        // fsync of the file does not make its directory entry durable: a journal created
+        // just before a power cut could vanish with the in-flight record in it. Syncing
+        // the directory at every open also covers a file created by an earlier run that
+        // died before it synced.
+        sync_dir(&path).map_err(open_err)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::InUse(path)),
@@ -127,9 +155,13 @@ impl Journal {
             file,
             records,
             next_seq,
+            broken: false,
+            #[cfg(test)]
+            fail_next_write_after: None,
         };
-        if lines > 2 * KEEP_KEYS {
-            journal.compact(KEEP_KEYS)?;
+        let now = Utc::now();
+        if lines > COMPACT_AFTER_LINES && 2 * journal.retained(now).len() <= lines {
+            journal.compact(now)?;
         }
         Ok(journal)
     }
@@ -219,32 +251,65 @@ impl Journal {
             at: rec.updated,
             state: rec.state.clone(),
         };
+        let path = self.path.clone();
         let write_err = |source| JournalError::Write {
-            path: self.path.clone(),
+            path: path.clone(),
             source,
         };
         let mut bytes = serde_json::to_vec(&line)
             .map_err(|e| write_err(std::io::Error::other(e.to_string())))?;
         bytes.push(b'\n');
-        self.file.write_all(&bytes).map_err(write_err)?;
-        self.file.sync_data().map_err(write_err)?;
+        if self.broken {
+            return Err(write_err(std::io::Error::other(
+                "an earlier write failed and could not be undone; reopen the journal",
+            )));
+        }
+        // A failed or partial write must not leave a partial line: the next record would
+        // follow it and the journal would read as damaged, blocking every payment. Cut
+        // the file back to where it was.
+        let len = self.file.metadata().map_err(write_err)?.len();
+        if let Err(e) = self.write_line(&bytes) {
+            let undone = self.file.set_len(len).and_then(|()| self.file.sync_data());
+            if let Err(undo) = undone {
+                tracing::error!(path = %self.path.display(), error = %undo, "could not undo a failed journal write");
+                self.broken = true;
+            }
+            return Err(write_err(e));
+        }
         self.records.insert(rec.key.clone(), rec.clone());
         Ok(())
     }
 
-    /// Rewrites the file with the latest state of the most recent `keep` keys and every
-    /// one that still needs attention (write a new file, fsync, rename over, fsync the
-    /// directory).
-    fn compact(&mut self, keep_keys: usize) -> Result<(), JournalError> {
-        let mut recs: Vec<TransactionRecord> = self.records.values().cloned().collect();
-        recs.sort_by_key(|r| std::cmp::Reverse(r.seq));
-        let (mut keep, old): (Vec<_>, Vec<_>) = recs
-            .into_iter()
-            .enumerate()
-            .partition(|(i, _)| *i < keep_keys);
-        keep.extend(old.into_iter().filter(|(_, r)| r.state.needs_attention()));
-        let mut keep: Vec<TransactionRecord> = keep.into_iter().map(|(_, r)| r).collect();
+    fn write_line(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_next_write_after.take() {
+            self.file.write_all(&bytes[..n.min(bytes.len())])?;
+            return Err(std::io::Error::other("injected write failure"));
+        }
+        self.file.write_all(bytes)?;
+        self.file.sync_data()
+    }
+
+    /// The latest state of every key compaction keeps at `now`: the ones that need
+    /// attention and the ones changed within [`RETENTION_DAYS`] (oldest first).
+    fn retained(&self, now: DateTime<Utc>) -> Vec<TransactionRecord> {
+        let retention = chrono::TimeDelta::days(RETENTION_DAYS);
+        let mut keep: Vec<TransactionRecord> = self
+            .records
+            .values()
+            .filter(|r| {
+                r.state.needs_attention() || now.signed_duration_since(r.updated) < retention
+            })
+            .cloned()
+            .collect();
         keep.sort_by_key(|r| r.seq);
+        keep
+    }
+
+    /// Rewrites the file with the latest state of every key still retained at `now` (see
+    /// [`Journal::retained`]): write a new file, fsync, rename over, fsync the directory.
+    fn compact(&mut self, now: DateTime<Utc>) -> Result<(), JournalError> {
+        let keep = self.retained(now);
 
         let tmp = self.path.with_extension("compacting");
         let write_err = |source| JournalError::Write {
@@ -269,16 +334,7 @@ impl Journal {
         out.sync_all().map_err(write_err)?;
         drop(out);
         std::fs::rename(&tmp, &self.path).map_err(write_err)?;
-        if let Some(dir) = self.path.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(write_err)?;
-        }
+        sync_dir(&self.path).map_err(write_err)?;
         let mut file = OpenOptions::new()
             .append(true)
             .open(&self.path)
@@ -290,6 +346,15 @@ impl Journal {
         self.records = keep.into_iter().map(|r| (r.key.clone(), r)).collect();
         Ok(())
     }
+}
+
+/// Makes the directory entry of `file` durable (fsync of the directory).
+fn sync_dir(file: &Path) -> std::io::Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -365,11 +430,12 @@ mod tests {
     }
 
     #[test]
-    fn compaction_keeps_recent_keys_and_everything_unresolved() {
+    fn compaction_keeps_every_key_within_retention_however_many_there_are() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
         let mut j = Journal::open(&path).unwrap();
-        for i in 0..10 {
+        let now = Utc::now();
+        for i in 0..30 {
             let k = key(&format!("k{i}"));
             j.begin(&k, TransactionKind::Sale, Fen(100 + i)).unwrap();
             let outcome = if i == 1 {
@@ -379,15 +445,93 @@ mod tests {
             };
             j.finish(&k, &outcome).unwrap();
         }
-        j.compact(3).unwrap();
-        j.begin(&key("k10"), TransactionKind::Sale, Fen(1)).unwrap();
+        // k0..k4 were last touched 91 days ago (k1 still waits for staff); k5 89 days ago.
+        for i in 0..5 {
+            j.records.get_mut(&key(&format!("k{i}"))).unwrap().updated =
+                now - chrono::TimeDelta::days(RETENTION_DAYS + 1);
+        }
+        j.records.get_mut(&key("k5")).unwrap().updated =
+            now - chrono::TimeDelta::days(RETENTION_DAYS - 1);
+        j.compact(now).unwrap();
+        j.begin(&key("k30"), TransactionKind::Sale, Fen(1)).unwrap();
         drop(j);
         let j = Journal::open(&path).unwrap();
-        let mut kept: Vec<_> = j.records.keys().map(|k| k.as_str().to_owned()).collect();
-        kept.sort();
-        assert_eq!(kept, vec!["k1", "k10", "k7", "k8", "k9"]);
-        assert_eq!(j.last().unwrap().key, key("k10"));
-        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 5);
+        // A late retry of any recent key (not only the newest N) still finds its outcome.
+        for i in 5..=30 {
+            assert!(
+                j.get(&key(&format!("k{i}"))).is_some(),
+                "k{i} was forgotten"
+            );
+        }
+        assert!(j.get(&key("k1")).unwrap().state.needs_attention());
+        for gone in ["k0", "k2", "k3", "k4"] {
+            assert!(j.get(&key(gone)).is_none(), "{gone} is past retention");
+        }
+        assert_eq!(j.last().unwrap().key, key("k30"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 27);
+    }
+
+    #[test]
+    fn a_long_journal_is_compacted_at_open_by_age_not_by_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let old = Utc::now() - chrono::TimeDelta::days(RETENTION_DAYS + 10);
+        let recent = Utc::now() - chrono::TimeDelta::days(1);
+        let mut text = String::new();
+        // 15,000 old finished keys and 12,000 recent ones: more recent keys than the old
+        // count-based limit (10,000) kept.
+        for seq in 1..=27_000u64 {
+            let line = Line {
+                seq,
+                key: format!("p{seq}"),
+                kind: TransactionKind::Sale,
+                amount: Fen(100),
+                at: if seq <= 15_000 { old } else { recent },
+                state: TransactionState::Finished(Outcome::Declined(
+                    crate::terminal::DeclineReason::Refused,
+                )),
+            };
+            text.push_str(&serde_json::to_string(&line).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.records.len(), 12_000);
+        assert!(
+            j.get(&key("p15001")).is_some(),
+            "the oldest recent key is kept"
+        );
+        assert!(j.get(&key("p15000")).is_none());
+        drop(j);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap().lines().count(),
+            12_000
+        );
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_partial_line_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        j.begin(&key("a"), TransactionKind::Sale, Fen(1)).unwrap();
+        // The disk fills up halfway through the next record.
+        j.fail_next_write_after = Some(10);
+        assert!(matches!(
+            j.begin(&key("b"), TransactionKind::Sale, Fen(2)),
+            Err(JournalError::Write { .. })
+        ));
+        assert!(
+            j.get(&key("b")).is_none(),
+            "a failed write is not acknowledged"
+        );
+        // The journal keeps working, and stays readable after a restart.
+        j.begin(&key("c"), TransactionKind::Sale, Fen(3)).unwrap();
+        drop(j);
+        let j = Journal::open(&path).expect("the journal must not be damaged");
+        assert!(j.get(&key("a")).is_some());
+        assert!(j.get(&key("b")).is_none());
+        assert_eq!(j.get(&key("c")).unwrap().amount, Fen(3));
     }
 
     #[test]

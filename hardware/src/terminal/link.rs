@@ -26,7 +26,8 @@ pub trait Link: Send {
     fn read_byte(&mut self, deadline: Instant) -> Result<Option<u8>, LinkError>;
     /// Sends all of `bytes` in one write where the link allows it.
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), LinkError>;
-    /// Drops whatever was received but not read yet.
+    /// Drops whatever was received but not read yet. Bounded in time even on a line that
+    /// never stops talking.
     fn discard_input(&mut self) -> Result<(), LinkError>;
 }
 
@@ -56,6 +57,12 @@ impl LineFormat {
 
 /// How long a write may wait for room in the port's output buffer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// [`Link::discard_input`] on a serial port: the line counts as drained after this much
+/// silence…
+const DISCARD_QUIET: Duration = Duration::from_millis(1);
+/// …and the drain gives up after this long even if the line never falls silent.
+pub const DISCARD_LIMIT: Duration = Duration::from_millis(50);
 
 /// A serial port opened lazily and reopened after it was lost.
 pub struct SerialLink {
@@ -174,26 +181,59 @@ impl Link for SerialLink {
     fn discard_input(&mut self) -> Result<(), LinkError> {
         self.rx.clear();
         let port = self.port()?;
-        // Read away what is already there rather than tcflush, which a pty peer cannot see.
-        let mut buf = [0u8; 256];
-        let _ = serialport::SerialPort::set_timeout(port, Duration::from_millis(1));
-        loop {
-            match port.read(&mut buf) {
-                Ok(0) => return Err(self.lost(&std::io::ErrorKind::UnexpectedEof.into())),
-                Ok(_) => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                    ) =>
-                {
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.lost(&e)),
+        // tcflush(TCIFLUSH) drops what the kernel holds; then bytes still in flight are
+        // read away until the line is quiet for a moment. A chatty (or noisy) line is
+        // never quiet, so the drain stops at DISCARD_LIMIT whatever happens: this must
+        // never block past a bound (module contract).
+        if let Err(e) = serialport::SerialPort::clear(port, serialport::ClearBuffer::Input) {
+            tracing::debug!(error = %e, "tcflush on the terminal port failed; draining only");
+        }
+        let _ = serialport::SerialPort::set_timeout(port, DISCARD_QUIET);
+        match drain(|buf| port.read(buf), DISCARD_LIMIT) {
+            Ok(Drained::Quiet) => Ok(()),
+            Ok(Drained::StillTalking) => {
+                tracing::debug!(path = %self.path, "the terminal line never went quiet while discarding");
+                Ok(())
             }
+            Err(e) => Err(self.lost(&e)),
         }
     }
+}
+
+/// How a bounded drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// A read timed out: nothing more was waiting.
+    Quiet,
+    /// Bytes kept coming until the limit.
+    StillTalking,
+}
+
+/// Reads and drops bytes with `read` (which times out quickly when nothing comes) until
+/// a read times out or `limit` has passed. `Ok(0)` (the port closed) is an error.
+fn drain(
+    mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
+    limit: Duration,
+) -> std::io::Result<Drained> {
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        match read(&mut buf) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                return Ok(Drained::Quiet);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Drained::StillTalking)
 }
 
 /// One end of an in-memory link (see [`MemoryLink::pair`]). Dropping an end is the
@@ -246,7 +286,12 @@ impl Link for MemoryLink {
 
     fn discard_input(&mut self) -> Result<(), LinkError> {
         self.pending.clear();
+        // Bounded like the serial link: a peer that never stops writing cannot keep us here.
+        let deadline = Instant::now() + DISCARD_LIMIT;
         loop {
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
             match self.rx.try_recv() {
                 Ok(_) => continue,
                 Err(mpsc::TryRecvError::Empty) => return Ok(()),
@@ -270,6 +315,29 @@ mod tests {
         assert_eq!(b.read_byte(soon()).unwrap(), None);
         drop(a);
         assert_eq!(b.read_byte(soon()), Err(LinkError::Lost));
+    }
+
+    #[test]
+    fn draining_a_line_that_never_falls_silent_stops_at_the_limit() {
+        // A chatty line: every read returns bytes at once, never a timeout.
+        let started = Instant::now();
+        let got = drain(|buf| Ok(buf.len()), Duration::from_millis(50));
+        assert_eq!(got.unwrap(), Drained::StillTalking);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // A quiet line ends at the first timeout; a closed one is an error.
+        let mut chunks = 3;
+        let got = drain(
+            |buf| {
+                if chunks == 0 {
+                    return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                chunks -= 1;
+                Ok(buf.len())
+            },
+            Duration::from_secs(5),
+        );
+        assert_eq!(got.unwrap(), Drained::Quiet);
+        assert!(drain(|_| Ok(0), Duration::from_secs(5)).is_err());
     }
 
     #[test]

@@ -32,7 +32,8 @@ use std::fmt;
 use std::path::Path;
 
 /// The caller's name for one payment intent (for example the hub's payment id). Retrying
-/// with the same key never charges twice: 1 to 64 of `A–Z a–z 0–9 - _ . :`.
+/// with the same key never charges twice, for [`journal::RETENTION_DAYS`] days after the
+/// transaction's last change (see the [`journal`] docs): 1 to 64 of `A–Z a–z 0–9 - _ . :`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdempotencyKey(String);
 
@@ -113,7 +114,9 @@ pub enum DeclineReason {
     Refused,
     /// Result `9`: the transaction could not be verified.
     NotVerified,
-    /// Any other non-success result code.
+    /// Any other non-success result code. No longer produced: an unknown result code is
+    /// [`StaffReason::UnknownResult`] (nothing says the card was not charged). Kept so that
+    /// journals written by older versions still read.
     Other(char),
 }
 
@@ -133,6 +136,10 @@ pub enum StaffReason {
     AmountMismatch { charged: Fen },
     /// servicehall stopped (crash, power cut) while the transaction was under way.
     InterruptedByRestart,
+    /// The terminal answered with a result code protocol E does not define (only `0`
+    /// success, `7` refused and `9` not verified are): it says nothing about whether the
+    /// card was charged.
+    UnknownResult(char),
 }
 
 impl fmt::Display for StaffReason {
@@ -153,6 +160,9 @@ impl fmt::Display for StaffReason {
             }
             StaffReason::InterruptedByRestart => {
                 f.write_str("servicehall restarted while the transaction was under way")
+            }
+            StaffReason::UnknownResult(c) => {
+                write!(f, "the terminal answered with an unknown result code {c:?}")
             }
         }
     }

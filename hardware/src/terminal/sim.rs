@@ -620,20 +620,23 @@ mod tests {
         StaffResolution, Timeouts, TransactionState,
     };
 
+    /// Short enough for quick tests, long enough for a loaded 2-core machine: every
+    /// wait is several times a scheduling hiccup, and the simulator's `reply` stays far
+    /// above the register's `frame` (the register waits `frame` before it NAKs garbage).
     fn fast() -> (TeliumConfig, SimTiming) {
         let config = TeliumConfig {
             timeouts: Timeouts {
-                ack: Duration::from_millis(200),
-                frame: Duration::from_millis(150),
-                answer: Duration::from_millis(600),
-                reconcile: Duration::from_millis(400),
+                ack: Duration::from_millis(500),
+                frame: Duration::from_millis(500),
+                answer: Duration::from_millis(3000),
+                reconcile: Duration::from_millis(1000),
             },
             ..TeliumConfig::default()
         };
         let timing = SimTiming {
-            ack: Duration::from_millis(200),
-            frame: Duration::from_millis(300),
-            reply: Duration::from_millis(500),
+            ack: Duration::from_millis(1000),
+            frame: Duration::from_millis(1000),
+            reply: Duration::from_millis(2000),
             retries: 3,
         };
         (config, timing)

@@ -251,10 +251,13 @@ impl<L: Link> TeliumTerminal<L> {
         let ack = self.config.timeouts.ack;
         let not_charged = |e: LinkError| Failure::NotCharged(e.into());
 
-        self.link.discard_input().map_err(not_charged)?;
+        // An ACK carries no sequence number: a late ACK for an earlier ENQ (or anything
+        // left on the line) would be taken as the answer to the next thing we send. So
+        // the input is discarded before every ENQ and before every request frame.
         let mut attempts = 0;
         loop {
             attempts += 1;
+            self.link.discard_input().map_err(not_charged)?;
             self.send(&[ENQ]).map_err(not_charged)?;
             let deadline = self.after(ack);
             match self.wait_control(deadline).map_err(not_charged)? {
@@ -274,6 +277,9 @@ impl<L: Link> TeliumTerminal<L> {
         // From here on the terminal may hold the request.
         let mut naks = 0;
         loop {
+            // A second ACK (for a repeated ENQ) must not pass for the frame's ACK. Nothing
+            // of the request has been sent yet (or the terminal refused it with NAK).
+            self.link.discard_input().map_err(not_charged)?;
             self.send(&frame)
                 .map_err(|_| Failure::Unknown(StaffReason::ConnectionLost))?;
             let deadline = self.after(ack);
@@ -448,7 +454,13 @@ impl<L: Link> TeliumTerminal<L> {
             }),
             TransactionResult::Refused => Outcome::Declined(DeclineReason::Refused),
             TransactionResult::NotVerified => Outcome::Declined(DeclineReason::NotVerified),
-            TransactionResult::Other(c) => Outcome::Declined(DeclineReason::Other(char::from(c))),
+            // Protocol E defines only 0, 7 and 9. Any other code may come from a terminal
+            // that charged the card (a firmware's own code, a corrupted digit that still
+            // passed the LRC): never tell the customer "nothing was charged" on a guess.
+            TransactionResult::Other(c) => {
+                tracing::warn!(code = %char::from(c), "unknown result code from the terminal");
+                Outcome::UnknownNeedsStaff(StaffReason::UnknownResult(char::from(c)))
+            }
         }
     }
 
@@ -605,5 +617,171 @@ impl<L: Link> PaymentTerminal for TeliumTerminal<L> {
         Ok(self
             .journal
             .set_state(key, TransactionState::ResolvedByStaff(resolution))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terminal::frame::{ETX, STX};
+    use crate::terminal::link::MemoryLink;
+    use crate::terminal::message::PaymentMode;
+    use domain::Fen;
+
+    const SOON: Duration = Duration::from_secs(3);
+
+    fn key(s: &str) -> IdempotencyKey {
+        IdempotencyKey::new(s).unwrap()
+    }
+
+    fn terminal(
+        dir: &tempfile::TempDir,
+        link: MemoryLink,
+        answer: Duration,
+    ) -> TeliumTerminal<MemoryLink> {
+        let config = TeliumConfig {
+            timeouts: Timeouts {
+                ack: Duration::from_millis(200),
+                frame: Duration::from_millis(500),
+                answer,
+                reconcile: Duration::from_millis(300),
+            },
+            ..TeliumConfig::default()
+        };
+        let journal = Journal::open(dir.path().join("payments.journal")).unwrap();
+        TeliumTerminal::new(link, config, journal).unwrap()
+    }
+
+    /// The next byte, or `None` after `SOON`.
+    fn byte(link: &mut MemoryLink) -> Option<u8> {
+        link.read_byte(Instant::now() + SOON).ok().flatten()
+    }
+
+    fn expect(link: &mut MemoryLink, want: u8) {
+        loop {
+            match byte(link) {
+                Some(b) if b == want => return,
+                Some(_) => {}
+                None => panic!("the register never sent {want:#04x}"),
+            }
+        }
+    }
+
+    /// A request frame's payload, or `None` if EOT (or nothing) came first.
+    fn request_frame(link: &mut MemoryLink) -> Option<Vec<u8>> {
+        loop {
+            match byte(link)? {
+                STX => break,
+                EOT => return None,
+                _ => {}
+            }
+        }
+        let mut payload = Vec::new();
+        loop {
+            match byte(link)? {
+                ETX => break,
+                b => payload.push(b),
+            }
+        }
+        byte(link)?; // LRC
+        Some(payload)
+    }
+
+    /// The terminal's side of delivering `answer`.
+    fn deliver(link: &mut MemoryLink, answer: Answer) {
+        let payload = Message::Answer(answer).encode().unwrap();
+        link.write_all(&[ENQ]).unwrap();
+        expect(link, ACK);
+        link.write_all(&encode_frame(&payload).unwrap()).unwrap();
+        expect(link, ACK);
+        link.write_all(&[EOT]).unwrap();
+    }
+
+    fn answer(result: TransactionResult, amount: Fen) -> Answer {
+        Answer {
+            pos: 1,
+            result,
+            amount,
+            payment_mode: PaymentMode::Card,
+            report: None,
+            currency: Currency::CNY,
+            private: "0000000042".into(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_result_code_needs_staff_and_never_says_nothing_was_charged() {
+        // Protocol E result codes: 0 success, 7 refused, 9 not verified. Anything else
+        // cannot be read as "declined".
+        let dir = tempfile::tempdir().unwrap();
+        let (register_end, mut terminal_end) = MemoryLink::pair();
+        let fake = std::thread::spawn(move || {
+            expect(&mut terminal_end, ENQ);
+            terminal_end.write_all(&[ACK]).unwrap();
+            assert!(request_frame(&mut terminal_end).is_some());
+            terminal_end.write_all(&[ACK]).unwrap();
+            expect(&mut terminal_end, EOT);
+            deliver(
+                &mut terminal_end,
+                answer(TransactionResult::Other(b'5'), Fen(100)),
+            );
+            terminal_end
+        });
+        let mut t = terminal(&dir, register_end, Duration::from_secs(3));
+        let o = t.sale(&key("odd"), Fen(100)).unwrap();
+        let _end = fake.join().unwrap();
+        assert_eq!(
+            o,
+            Outcome::UnknownNeedsStaff(StaffReason::UnknownResult('5'))
+        );
+        assert!(!o.to_string().contains("nothing was charged"), "{o}");
+        assert!(o.to_string().contains("staff must check"), "{o}");
+        // The key is blocked until staff look at the terminal.
+        assert_eq!(t.sale(&key("odd"), Fen(100)).unwrap(), o);
+        assert!(
+            t.journal()
+                .get(&key("odd"))
+                .unwrap()
+                .state
+                .needs_attention()
+        );
+    }
+
+    #[test]
+    fn a_late_ack_for_an_earlier_enq_is_not_taken_for_the_frames_ack() {
+        let dir = tempfile::tempdir().unwrap();
+        let (register_end, mut terminal_end) = MemoryLink::pair();
+        let fake = std::thread::spawn(move || {
+            // The terminal is slow: it sees both ENQs before it answers, then
+            // acknowledges both at once (the first ACK is late).
+            expect(&mut terminal_end, ENQ);
+            expect(&mut terminal_end, ENQ);
+            terminal_end.write_all(&[ACK, ACK]).unwrap();
+            // The first request frame arrives spoiled (as far as the terminal knows).
+            let mut frames = 0;
+            if request_frame(&mut terminal_end).is_some() {
+                frames += 1;
+                terminal_end.write_all(&[NAK]).unwrap();
+            }
+            // Only a register that waited for this answer sends the frame again.
+            if request_frame(&mut terminal_end).is_some() {
+                frames += 1;
+                terminal_end.write_all(&[ACK]).unwrap();
+                expect(&mut terminal_end, EOT);
+                deliver(
+                    &mut terminal_end,
+                    answer(TransactionResult::Success, Fen(700)),
+                );
+            }
+            (frames, terminal_end)
+        });
+        let mut t = terminal(&dir, register_end, Duration::from_secs(2));
+        let o = t.sale(&key("late-ack"), Fen(700)).unwrap();
+        let (frames, _end) = fake.join().unwrap();
+        assert_eq!(frames, 2, "the NAKed request frame must be sent again");
+        assert!(
+            matches!(o, Outcome::Approved(ref a) if a.amount == Fen(700)),
+            "{o:?}"
+        );
     }
 }
