@@ -6,8 +6,10 @@ set -euo pipefail
 # Debian packages: a C compiler for the bundled SQLite, pkg-config, socat for the
 # serial-port tests (virtual pty pairs), Python's venv for prebuilt check tools and the
 # third-party payment-terminal peer, GNU Unifont for receipt previews, and zbar-tools
-# to decode printed QR codes independently in the tests.
-packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv unifont zbar-tools)
+# to decode printed QR codes independently in the tests; fontconfig and ALSA headers for
+# the Slint apps (software renderer, X11 loaded at run time) and their sound.
+packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv unifont zbar-tools
+  libfontconfig1-dev libasound2-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,25 @@ enum Command {
         #[arg(long, env = "SERVICEHALL_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Run a waiting-area display board against a hub.
+    Board {
+        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        hub: String,
+        /// Counters and/or services to show: `1-4`, `repair,installation`, `1,2,repair`.
+        #[arg(long)]
+        zone: Option<display_board::Zone>,
+        /// The leading language: zh or en.
+        #[arg(long, default_value = "zh")]
+        lang: display_board::Lang,
+        /// auto, landscape or portrait.
+        #[arg(long, default_value = "auto")]
+        layout: display_board::Layout,
+        /// No chime or voice announcements.
+        #[arg(long)]
+        mute: bool,
+        #[arg(long)]
+        fullscreen: bool,
+    },
     /// Read a PIN or password on standard input and print its argon2id hash for the config.
     HashSecret,
     /// Check a configuration file and say what is wrong with it.
@@ -74,6 +93,22 @@ fn main() -> Result<()> {
             let config = load_config(config.as_deref())?;
             serve_hub(data_dir, listen, config)
         }
+        Some(Command::Board {
+            hub,
+            zone,
+            lang,
+            layout,
+            mute,
+            fullscreen,
+        }) => display_board::run(display_board::BoardOptions {
+            hub_url: hub,
+            zone: zone.unwrap_or_default(),
+            lang,
+            layout,
+            sound: !mute,
+            fullscreen,
+            ..Default::default()
+        }),
         Some(Command::HashSecret) => {
             let mut secret = String::new();
             std::io::stdin()
@@ -181,7 +216,9 @@ fn all_in_one() -> Result<()> {
         }
     );
     if display {
-        eprintln!("  display: found (the screen apps are not part of this build yet)");
+        eprintln!(
+            "  display: found: the display board opens in a window (kiosk and counter apps are not part of this build yet)"
+        );
     } else {
         eprintln!("  display: none found, running headless: the hub and the simulated devices");
     }
@@ -192,7 +229,8 @@ fn all_in_one() -> Result<()> {
         );
     }
     let utc_offset = config.centre.utc_offset;
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let (listener, hub, devices) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -211,10 +249,24 @@ fn all_in_one() -> Result<()> {
             utc_offset,
             tokio::runtime::Handle::current(),
         )?;
-        hub.serve(listener, shutdown_signal()).await?;
-        drop(devices);
-        Ok(())
-    })
+        anyhow::Ok((listener, hub, devices))
+    })?;
+    let hub_url = format!("http://{}", listener.local_addr()?);
+    let serving = rt.spawn(hub.serve(listener, shutdown_signal()));
+    if display {
+        // Slint's event loop owns the main thread; the hub keeps serving on the runtime.
+        let board = display_board::run(display_board::BoardOptions {
+            hub_url,
+            ..Default::default()
+        });
+        match board {
+            Ok(()) => eprintln!("  board:   window closed; the hub runs on until Ctrl-C"),
+            Err(e) => eprintln!("  board:   {e:#}; carrying on headless"),
+        }
+    }
+    rt.block_on(serving).context("the hub task failed")??;
+    drop(devices);
+    Ok(())
 }
 
 fn default_data_dir() -> Result<PathBuf> {

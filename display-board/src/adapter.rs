@@ -1,0 +1,109 @@
+//! Copies the board model into the Slint `BoardPage` global (conventions habit 9): the
+//! only place that knows both. Changes from the network thread arrive through
+//! `upgrade_in_event_loop`; the clock and the highlight's end are a UI-thread tick.
+//!
+//! It holds no state of its own and never talks to the hub.
+
+use chrono::{Datelike, Local, Timelike};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel, Weak};
+
+use crate::model::{BoardView, Connection, TileState};
+use crate::slint_ui::{BoardPage, BoardWindow, CallRow, CounterTileRow, WaitRow};
+use crate::subscriber::{SharedBoard, lock};
+use ui::Lang;
+
+fn call_row(c: &crate::model::Call, lang: Lang) -> CallRow {
+    CallRow {
+        number: c.number.as_str().into(),
+        counter: c.counter as i32,
+        service_primary: lang.pick(c.service.name_zh(), c.service.name_en()).into(),
+        service_secondary: lang
+            .other()
+            .pick(c.service.name_zh(), c.service.name_en())
+            .into(),
+        recall: c.recall,
+    }
+}
+
+/// Minutes shown for an estimate: rounded up, at least 1.
+pub fn wait_minutes(secs: u32) -> i32 {
+    secs.div_ceil(60).max(1) as i32
+}
+
+/// The information band: each item in the leading language, then the other.
+pub fn ticker_text(view: &BoardView, lang: Lang) -> String {
+    view.centre
+        .info
+        .iter()
+        .map(|(zh, en)| format!("{}　{}", lang.pick(zh, en), lang.other().pick(zh, en)))
+        .collect::<Vec<_>>()
+        .join("　　◆　　")
+}
+
+/// Sets every property of the page from a view.
+pub fn fill(page: &BoardPage<'_>, view: &BoardView, lang: Lang) {
+    let c = &view.centre;
+    page.set_centre_primary(lang.pick(&c.name_zh, &c.name_en).into());
+    page.set_centre_secondary(lang.other().pick(&c.name_zh, &c.name_en).into());
+    page.set_has_latest(view.latest.is_some());
+    if let Some(l) = &view.latest {
+        page.set_latest(call_row(l, lang));
+    }
+    page.set_highlight(view.highlight);
+    let history: Vec<CallRow> = view.history.iter().map(|c| call_row(c, lang)).collect();
+    page.set_history(ModelRc::new(VecModel::from(history)));
+    let tiles: Vec<CounterTileRow> = view
+        .counters
+        .iter()
+        .map(|t| CounterTileRow {
+            counter: t.counter as i32,
+            state: match t.state {
+                TileState::Idle => 0,
+                TileState::Called => 1,
+                TileState::Serving => 2,
+            },
+            number: t.number.as_deref().unwrap_or_default().into(),
+        })
+        .collect();
+    page.set_counters(ModelRc::new(VecModel::from(tiles)));
+    let waits: Vec<WaitRow> = view
+        .waits
+        .iter()
+        .map(|w| WaitRow {
+            prefix: SharedString::from(w.prefix.to_string()),
+            name_primary: lang.pick(&w.name_zh, &w.name_en).into(),
+            name_secondary: lang.other().pick(&w.name_zh, &w.name_en).into(),
+            waiting: w.waiting as i32,
+            wait_minutes: wait_minutes(w.estimated_wait_secs),
+        })
+        .collect();
+    page.set_waits(ModelRc::new(VecModel::from(waits)));
+    page.set_ticker(ticker_text(view, lang).into());
+    page.set_connection(match view.connection {
+        Connection::Connecting => 0,
+        Connection::Live => 1,
+        Connection::Reconnecting => 2,
+    });
+    page.set_day_open(view.day_open);
+}
+
+/// From any thread: re-renders the board from the model on the UI thread.
+pub fn push(window: &Weak<BoardWindow>, board: &SharedBoard, lang: Lang) {
+    let view = lock(board).view(std::time::Instant::now());
+    let posted = window.upgrade_in_event_loop(move |w| fill(&w.global::<BoardPage>(), &view, lang));
+    if let Err(e) = posted {
+        tracing::debug!("board: window gone, update dropped: {e}");
+    }
+}
+
+/// On the UI thread, a few times a second: the clock, and the highlight's end.
+pub fn tick(page: &BoardPage<'_>, board: &SharedBoard) {
+    let now = Local::now();
+    page.set_clock(format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second()).into());
+    page.set_date(format!("{}-{:02}-{:02}", now.year(), now.month(), now.day()).into());
+    page.set_weekday(now.weekday().num_days_from_monday() as i32);
+    let lit = lock(board).highlighted(std::time::Instant::now());
+    if page.get_highlight() != lit {
+        page.set_highlight(lit);
+    }
+}
