@@ -100,15 +100,18 @@ fn main() -> Result<()> {
             layout,
             mute,
             fullscreen,
-        }) => display_board::run(display_board::BoardOptions {
-            hub_url: hub,
-            zone: zone.unwrap_or_default(),
-            lang,
-            layout,
-            sound: !mute,
-            fullscreen,
-            ..Default::default()
-        }),
+        }) => display_board::run(
+            display_board::BoardOptions {
+                hub_url: hub,
+                zone: zone.unwrap_or_default(),
+                lang,
+                layout,
+                sound: !mute,
+                fullscreen,
+                ..Default::default()
+            },
+            shutdown_signal(),
+        ),
         Some(Command::HashSecret) => {
             let mut secret = String::new();
             std::io::stdin()
@@ -169,6 +172,11 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Resolves once the shutdown flag is raised (or its sender is gone).
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Result<()> {
@@ -252,14 +260,24 @@ fn all_in_one() -> Result<()> {
         anyhow::Ok((listener, hub, devices))
     })?;
     let hub_url = format!("http://{}", listener.local_addr()?);
-    let serving = rt.spawn(hub.serve(listener, shutdown_signal()));
+    // One Ctrl-C (or SIGTERM) stops both the hub and the board's window.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    rt.spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let serving = rt.spawn(hub.serve(listener, stopped(stop_rx.clone())));
     if display {
         // Slint's event loop owns the main thread; the hub keeps serving on the runtime.
-        let board = display_board::run(display_board::BoardOptions {
-            hub_url,
-            ..Default::default()
-        });
+        let board = display_board::run(
+            display_board::BoardOptions {
+                hub_url,
+                ..Default::default()
+            },
+            stopped(stop_rx.clone()),
+        );
         match board {
+            Ok(()) if *stop_rx.borrow() => {}
             Ok(()) => eprintln!("  board:   window closed; the hub runs on until Ctrl-C"),
             Err(e) => eprintln!("  board:   {e:#}; carrying on headless"),
         }

@@ -26,13 +26,18 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt::init();
     let a = Args::parse();
-    display_board::run(BoardOptions {
-        hub_url: a.hub,
-        zone: a.zone.unwrap_or_default(),
-        lang: a.lang,
-        layout: a.layout,
-        sound: !a.mute,
-        fullscreen: a.fullscreen,
-        ..BoardOptions::default()
-    })
+    display_board::run(
+        BoardOptions {
+            hub_url: a.hub,
+            zone: a.zone.unwrap_or_default(),
+            lang: a.lang,
+            layout: a.layout,
+            sound: !a.mute,
+            fullscreen: a.fullscreen,
+            ..BoardOptions::default()
+        },
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    )
 }

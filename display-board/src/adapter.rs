@@ -4,7 +4,7 @@
 //!
 //! It holds no state of its own and never talks to the hub.
 
-use chrono::{Datelike, Local, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, Local, Timelike, Utc};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel, Weak};
 
 use crate::model::{BoardView, Connection, TileState};
@@ -96,14 +96,51 @@ pub fn push(window: &Weak<BoardWindow>, board: &SharedBoard, lang: Lang) {
     }
 }
 
+/// The clock, the date and the weekday (0 = Monday) at `utc` in the centre's time zone
+/// (`offset`, from the catalogue; the machine's own zone until the catalogue arrives).
+pub fn clock_text(utc: DateTime<Utc>, offset: Option<FixedOffset>) -> (String, String, i32) {
+    let offset = offset.unwrap_or_else(|| *utc.with_timezone(&Local).offset());
+    let now = utc.with_timezone(&offset);
+    (
+        format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second()),
+        format!("{}-{:02}-{:02}", now.year(), now.month(), now.day()),
+        now.weekday().num_days_from_monday() as i32,
+    )
+}
+
 /// On the UI thread, a few times a second: the clock, and the highlight's end.
 pub fn tick(page: &BoardPage<'_>, board: &SharedBoard) {
-    let now = Local::now();
-    page.set_clock(format!("{:02}:{:02}:{:02}", now.hour(), now.minute(), now.second()).into());
-    page.set_date(format!("{}-{:02}-{:02}", now.year(), now.month(), now.day()).into());
-    page.set_weekday(now.weekday().num_days_from_monday() as i32);
-    let lit = lock(board).highlighted(std::time::Instant::now());
+    let (offset, lit) = {
+        let b = lock(board);
+        (b.utc_offset(), b.highlighted(std::time::Instant::now()))
+    };
+    let (clock, date, weekday) = clock_text(Utc::now(), offset);
+    page.set_clock(clock.into());
+    page.set_date(date.into());
+    page.set_weekday(weekday);
     if page.get_highlight() != lit {
         page.set_highlight(lit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_clock_shows_the_centres_time_not_the_machines() {
+        // 2026-03-01 (a Sunday) 20:30 UTC is Monday 04:30 in China (UTC+8).
+        let utc = Utc.with_ymd_and_hms(2026, 3, 1, 20, 30, 5).unwrap();
+        let china = FixedOffset::east_opt(480 * 60);
+        assert_eq!(
+            clock_text(utc, china),
+            ("04:30:05".to_owned(), "2026-03-02".to_owned(), 0)
+        );
+        let utc0 = FixedOffset::east_opt(0);
+        assert_eq!(
+            clock_text(utc, utc0),
+            ("20:30:05".to_owned(), "2026-03-01".to_owned(), 6)
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod model;
 pub mod sound;
 pub mod subscriber;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -125,9 +126,13 @@ impl Default for BoardOptions {
     }
 }
 
-/// Runs the board until its window is closed: blocking, on the calling thread (which
-/// becomes Slint's event loop). Without a display it returns an error saying so.
-pub fn run(opts: BoardOptions) -> anyhow::Result<()> {
+/// Runs the board until its window is closed or `shutdown` resolves (conventions habit 4):
+/// blocking, on the calling thread (which becomes Slint's event loop). `shutdown` is polled
+/// on the board's own network runtime. Without a display it returns an error saying so.
+pub fn run(
+    opts: BoardOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let window = slint_ui::BoardWindow::new().map_err(|e| {
         anyhow::anyhow!(
             "the display board needs a screen and none is available ({e}); \
@@ -209,7 +214,19 @@ pub fn run(opts: BoardOptions) -> anyhow::Result<()> {
                     tx,
                     subscriber::SubscriberOptions::default(),
                     async move {
-                        let _ = stop_rx.await;
+                        tokio::select! {
+                            // The window was closed.
+                            _ = stop_rx => {}
+                            // Asked to stop from outside: close the window too.
+                            () = shutdown => {
+                                let quit = slint::invoke_from_event_loop(|| {
+                                    let _ = slint::quit_event_loop();
+                                });
+                                if let Err(e) = quit {
+                                    tracing::debug!("board: event loop already gone: {e}");
+                                }
+                            }
+                        }
                     },
                 )
                 .await;

@@ -188,6 +188,8 @@ pub struct CentreView {
     pub name_en: String,
     /// Lines for the scrolling information band, as (Chinese, English) pairs.
     pub info: Vec<(String, String)>,
+    /// The centre's time zone, minutes east of UTC (`None` until the catalogue arrives).
+    pub utc_offset_minutes: Option<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +206,12 @@ pub struct BoardModel {
     centre: CentreView,
     connection: Connection,
     day_open: bool,
+    /// The hub's clock minus the board's, from the last snapshot or refresh: event times
+    /// are the hub's, so their age is judged on the hub's clock.
+    skew: chrono::Duration,
+    /// The sequence the waiting counts were last taken from a snapshot at: events at or
+    /// below it are already counted.
+    waits_seq: Option<i64>,
 }
 
 /// Everything the UI shows, computed for one moment.
@@ -234,6 +242,8 @@ impl BoardModel {
             centre: CentreView::default(),
             connection: Connection::Connecting,
             day_open: false,
+            skew: chrono::Duration::zero(),
+            waits_seq: None,
         }
     }
 
@@ -254,6 +264,19 @@ impl BoardModel {
     /// The last sequence number applied; `None` before the first snapshot.
     pub fn last_seq(&self) -> Option<i64> {
         self.last_seq
+    }
+
+    /// The centre's time zone as a fixed offset, once the catalogue has said it.
+    pub fn utc_offset(&self) -> Option<chrono::FixedOffset> {
+        self.centre
+            .utc_offset_minutes
+            .and_then(|m| chrono::FixedOffset::east_opt(m.saturating_mul(60)))
+    }
+
+    /// Notes the hub's clock (`hub_now`, from a snapshot) against the board's wall clock
+    /// at the same moment, so call freshness follows the hub's clock, not the board's.
+    pub fn sync_clock(&mut self, hub_now: DateTime<Utc>, board_wall: DateTime<Utc>) {
+        self.skew = hub_now.signed_duration_since(board_wall);
     }
 
     pub fn connection(&self) -> Connection {
@@ -329,6 +352,7 @@ impl BoardModel {
             name_zh: c.name_zh.clone(),
             name_en: c.name_en.clone(),
             info,
+            utc_offset_minutes: Some(c.utc_offset_minutes),
         };
     }
 
@@ -337,15 +361,22 @@ impl BoardModel {
     pub fn apply_snapshot(&mut self, snap: &QueueSnapshot) {
         self.last_seq = Some(snap.last_seq);
         self.day_open = snap.day.as_ref().is_some_and(|d| d.closed_at.is_none());
+        self.waits_seq = None;
         self.apply_waits(snap);
         self.counters.clear();
         self.recent.clear();
         self.highlight_until = None;
+        // Every staffed counter of the zone has a tile, busy or idle.
+        for &c in &snap.open_counters {
+            if self.zone.has_counter(c) {
+                self.counters.insert(c, idle(c));
+            }
+        }
         let mut called: Vec<_> = snap
             .at_counters
             .iter()
             .filter_map(|t| Some((t, t.counter?)))
-            .filter(|(t, c)| self.zone.shows_call(*c, t.service))
+            .filter(|(_, c)| self.zone.has_counter(*c))
             .collect();
         called.sort_by_key(|(t, _)| t.called_at);
         for (t, counter) in called {
@@ -364,6 +395,9 @@ impl BoardModel {
                     service: Some(t.service),
                 },
             );
+            if !self.zone.has_service(t.service) {
+                continue;
+            }
             self.push_recent(Call {
                 seq: 0,
                 ticket_id: t.id,
@@ -376,8 +410,22 @@ impl BoardModel {
     }
 
     /// Refreshes waiting counts and estimates only (the rest of the snapshot may be older
-    /// or newer than the events applied; calls come from events alone).
+    /// or newer than the events applied; calls come from events alone). A snapshot newer
+    /// than the events applied so far sets the counts, and the events it already includes
+    /// then leave them alone; one older than them refreshes the estimates only (its counts
+    /// miss events the board has already counted).
     pub fn apply_waits(&mut self, snap: &QueueSnapshot) {
+        if let (Some(applied), Some(counted)) = (self.last_seq, self.waits_seq)
+            && snap.last_seq < applied.max(counted)
+        {
+            for s in &snap.services {
+                if let Some(w) = self.waits.get_mut(&s.service) {
+                    w.estimated_wait_secs = s.estimated_wait_secs;
+                }
+            }
+            return;
+        }
+        self.waits_seq = Some(snap.last_seq);
         self.waits = snap
             .services
             .iter()
@@ -432,6 +480,8 @@ impl BoardModel {
     }
 
     fn apply_event(&mut self, env: &EventEnvelope, now: Now) -> Applied {
+        // The waits snapshot already counted this event.
+        let counted = self.waits_seq.is_some_and(|w| env.seq <= w);
         match &env.event {
             HubEvent::DayOpened { .. } | HubEvent::DayClosed { .. } => {
                 // A new business day starts with a clean board.
@@ -441,11 +491,14 @@ impl BoardModel {
                 for tile in self.counters.values_mut() {
                     *tile = idle(tile.counter);
                 }
-                for w in self.waits.values_mut() {
-                    w.waiting = 0;
+                if !counted {
+                    for w in self.waits.values_mut() {
+                        w.waiting = 0;
+                    }
                 }
                 Applied::Changed
             }
+            HubEvent::TicketIssued { .. } if counted => Applied::Quiet,
             HubEvent::TicketIssued { service, .. } => match self.waits.get_mut(service) {
                 Some(w) => {
                     w.waiting += 1;
@@ -460,12 +513,18 @@ impl BoardModel {
                 counter,
                 recall,
             } => {
-                if !recall && let Some(w) = self.waits.get_mut(service) {
+                if !recall
+                    && !counted
+                    && let Some(w) = self.waits.get_mut(service)
+                {
                     w.waiting = w.waiting.saturating_sub(1);
                 }
-                if !self.zone.shows_call(*counter, *service) {
+                if !self.zone.has_counter(*counter) {
                     return Applied::Quiet;
                 }
+                // The tile tells the truth about a counter of this zone whoever it serves
+                // (a busy counter never reads "Available"); the list and the voice are for
+                // this zone's services only.
                 self.counters.insert(
                     *counter,
                     CounterTile {
@@ -476,6 +535,9 @@ impl BoardModel {
                         service: Some(*service),
                     },
                 );
+                if !self.zone.has_service(*service) {
+                    return Applied::Changed;
+                }
                 self.push_recent(Call {
                     seq: env.seq,
                     ticket_id: *ticket_id,
@@ -484,7 +546,8 @@ impl BoardModel {
                     counter: *counter,
                     recall: *recall,
                 });
-                let age = now.wall.signed_duration_since(env.at);
+                // Judged on the hub's clock: the event's time is the hub's.
+                let age = (now.wall + self.skew).signed_duration_since(env.at);
                 let fresh = age.to_std().map_or(true, |age| age <= FRESH_CALL);
                 if fresh {
                     self.highlight_until = Some(now.mono + self.highlight);
@@ -519,7 +582,7 @@ impl BoardModel {
                 ticket_id, counter, ..
             } => self.free_counter(*counter, *ticket_id),
             HubEvent::TicketTransferred { ticket_id, to, .. } => {
-                if let Some(w) = self.waits.get_mut(to) {
+                if !counted && let Some(w) = self.waits.get_mut(to) {
                     w.waiting += 1;
                 }
                 let at: Vec<u32> = self
@@ -679,6 +742,7 @@ mod tests {
 
     fn snapshot(last_seq: i64) -> QueueSnapshot {
         QueueSnapshot {
+            now: t0().wall,
             day: Some(BusinessDayView {
                 id: 1,
                 date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
@@ -692,6 +756,7 @@ mod tests {
             ],
             at_counters: vec![],
             last_seq,
+            open_counters: vec![],
         }
     }
 
@@ -789,8 +854,8 @@ mod tests {
                 &called(11, "A001", ServiceType::Consultation, 1, false),
                 now
             ),
-            Applied::Quiet,
-            "consultation is not this board's"
+            Applied::Changed,
+            "consultation is not this board's to list or announce, but counter 1 is busy"
         );
         assert_eq!(
             b.apply(&called(12, "D001", ServiceType::Repair, 3, false), now),
@@ -804,7 +869,18 @@ mod tests {
         let v = b.view(now.mono);
         assert_eq!(v.latest.unwrap().number, "D002");
         assert!(v.history.is_empty());
-        assert_eq!(v.counters.len(), 1);
+        let tiles: Vec<(u32, TileState, Option<&str>)> = v
+            .counters
+            .iter()
+            .map(|t| (t.counter, t.state, t.number.as_deref()))
+            .collect();
+        assert_eq!(
+            tiles,
+            [
+                (1, TileState::Called, Some("A001")),
+                (2, TileState::Called, Some("D002"))
+            ]
+        );
         assert_eq!(
             b.last_seq(),
             Some(13),
@@ -1010,5 +1086,165 @@ mod tests {
         assert_eq!(v.counters[0].number.as_deref(), Some("D003"));
         assert!(!v.highlight, "a snapshot is not a new call");
         assert_eq!(fresh.last_seq(), Some(20));
+    }
+
+    fn issued(seq: i64, service: ServiceType) -> EventEnvelope {
+        env(
+            seq,
+            t0().wall,
+            HubEvent::TicketIssued {
+                ticket_id: seq,
+                number: format!("A{seq:03}"),
+                service,
+                class: domain::PriorityClass::Normal,
+                channel: domain::Channel::OnSite,
+            },
+        )
+    }
+
+    // GB/T 7.1: freshness is judged on the hub's clock, whatever the board's clock says.
+    #[test]
+    fn call_freshness_follows_the_hubs_clock_not_the_boards() {
+        let hub_now = t0().wall;
+        // The board's clock runs an hour ahead: a call made just now is still fresh.
+        let ahead = Now {
+            mono: Instant::now(),
+            wall: hub_now + chrono::Duration::hours(1),
+        };
+        let mut b = board();
+        b.sync_clock(hub_now, ahead.wall);
+        let call = env(
+            11,
+            hub_now + chrono::Duration::seconds(5),
+            HubEvent::TicketCalled {
+                ticket_id: 1,
+                number: "A001".into(),
+                service: ServiceType::Consultation,
+                counter: 1,
+                recall: false,
+            },
+        );
+        let r = b.apply(&call, ahead.later(Duration::from_secs(6)));
+        assert!(
+            matches!(r, Applied::Called { announce: Some(_) }),
+            "a fresh call on a board whose clock is ahead: {r:?}"
+        );
+        assert!(b.highlighted(ahead.mono + Duration::from_secs(7)));
+
+        // The board's clock runs an hour behind: a call ten minutes old (a replay after an
+        // outage) is stale, not a "future" call to announce.
+        let behind = Now {
+            mono: Instant::now(),
+            wall: hub_now - chrono::Duration::hours(1),
+        };
+        let mut b = board();
+        b.sync_clock(hub_now, behind.wall);
+        let old = env(
+            11,
+            hub_now - chrono::Duration::minutes(10),
+            HubEvent::TicketCalled {
+                ticket_id: 1,
+                number: "A001".into(),
+                service: ServiceType::Consultation,
+                counter: 1,
+                recall: false,
+            },
+        );
+        assert_eq!(b.apply(&old, behind), Applied::Called { announce: None });
+        assert!(!b.highlighted(behind.mono));
+    }
+
+    #[test]
+    fn open_counters_have_tiles_after_a_restart_until_their_staff_log_out() {
+        let now = t0();
+        let mut snap = snapshot(10);
+        snap.open_counters = vec![1, 3, 5];
+        let mut b = BoardModel::new("1-4".parse().unwrap());
+        b.apply_snapshot(&snap);
+        let tiles: Vec<(u32, TileState)> = b
+            .view(now.mono)
+            .counters
+            .iter()
+            .map(|t| (t.counter, t.state))
+            .collect();
+        assert_eq!(
+            tiles,
+            [(1, TileState::Idle), (3, TileState::Idle)],
+            "idle open counters of the zone"
+        );
+        b.apply(
+            &env(
+                11,
+                now.wall,
+                HubEvent::StaffLoggedOut {
+                    staff_id: "s".into(),
+                    counter: Some(3),
+                },
+            ),
+            now,
+        );
+        let counters: Vec<u32> = b
+            .view(now.mono)
+            .counters
+            .iter()
+            .map(|t| t.counter)
+            .collect();
+        assert_eq!(counters, [1], "counter 3 closed");
+    }
+
+    // GB/T 4.1.1: a waits refresh newer than the events applied is not counted twice.
+    #[test]
+    fn waiting_counts_are_not_double_counted_after_a_newer_refresh() {
+        let now = t0();
+        let mut b = board();
+        assert_eq!(b.view(now.mono).waits[0].waiting, 3);
+        // The refresh already includes seq 11 (one more consultation ticket) and 12 (a call).
+        let mut refresh = snapshot(12);
+        refresh.services[0].waiting = 3;
+        b.apply_waits(&refresh);
+        b.apply(&issued(11, ServiceType::Consultation), now);
+        b.apply(
+            &called(12, "A001", ServiceType::Consultation, 1, false),
+            now,
+        );
+        assert_eq!(
+            b.view(now.mono).waits[0].waiting,
+            3,
+            "11 and 12 were counted"
+        );
+        // Events after the refresh count again.
+        b.apply(&issued(13, ServiceType::Consultation), now);
+        assert_eq!(b.view(now.mono).waits[0].waiting, 4);
+        // A refresh older than the events applied does not wind the counts back.
+        let mut stale = snapshot(12);
+        stale.services[0].waiting = 3;
+        stale.services[0].estimated_wait_secs = 900;
+        b.apply_waits(&stale);
+        let w = &b.view(now.mono).waits[0];
+        assert_eq!((w.waiting, w.estimated_wait_secs), (4, 900));
+    }
+
+    #[test]
+    fn a_service_zone_board_shows_busy_counters_busy_but_lists_only_its_calls() {
+        let now = t0();
+        let mut snap = snapshot(10);
+        snap.open_counters = vec![1];
+        let mut b = BoardModel::new("repair".parse().unwrap());
+        b.apply_snapshot(&snap);
+        assert_eq!(
+            b.apply(
+                &called(11, "A001", ServiceType::Consultation, 1, false),
+                now
+            ),
+            Applied::Changed
+        );
+        let v = b.view(now.mono);
+        assert_eq!(v.counters[0].state, TileState::Called, "not \"Available\"");
+        assert_eq!(v.counters[0].number.as_deref(), Some("A001"));
+        assert!(
+            v.latest.is_none(),
+            "a consultation call is not this board's to list"
+        );
+        assert!(!v.highlight);
     }
 }

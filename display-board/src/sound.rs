@@ -7,10 +7,11 @@
 //! ALSA device through rodio and falls back to logging when there is no device. This
 //! module never decides *when* to announce (the model does).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use ui::Lang;
 
@@ -263,16 +264,60 @@ pub fn write_wav(path: &Path, samples: &[i16]) -> Result<(), SoundError> {
     w.finalize().map_err(err)
 }
 
+/// Announcements waiting to be spoken. A burst of calls can outrun the voice (each one
+/// takes seconds), so the queue stays short and current: an announcement older than
+/// [`AnnounceQueue::MAX_AGE`] is dropped unspoken (the board still shows the call), and a
+/// newer one for the same ticket (a recall) replaces a queued one.
+#[derive(Debug, Default)]
+pub struct AnnounceQueue {
+    items: VecDeque<(Instant, Announcement)>,
+}
+
+impl AnnounceQueue {
+    /// How long an announcement may wait for its turn.
+    pub const MAX_AGE: Duration = Duration::from_secs(30);
+
+    pub fn new() -> AnnounceQueue {
+        AnnounceQueue::default()
+    }
+
+    /// Queues `a`, received at `at`.
+    pub fn push(&mut self, a: Announcement, at: Instant) {
+        self.items.retain(|(_, q)| q.number != a.number);
+        self.items.push_back((at, a));
+    }
+
+    /// The next announcement to speak at `now`, dropping those that waited too long.
+    pub fn pop(&mut self, now: Instant) -> Option<Announcement> {
+        while let Some((at, a)) = self.items.pop_front() {
+            if now.saturating_duration_since(at) <= Self::MAX_AGE {
+                return Some(a);
+            }
+            tracing::info!("board: announcement of {} dropped: too late", a.number);
+        }
+        None
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// Plays announcements one after another on a thread of its own, so a burst of calls is
-/// spoken in order and never overlaps. Without an audio device it logs each announcement.
+/// spoken in order and never overlaps (through an [`AnnounceQueue`]). Without an audio
+/// device it logs each announcement.
 #[derive(Debug)]
 pub struct Speaker {
-    tx: mpsc::Sender<Announcement>,
+    tx: mpsc::Sender<(Instant, Announcement)>,
 }
 
 impl Speaker {
     pub fn start(voice: Voice, langs: VoiceLangs) -> Speaker {
-        let (tx, rx) = mpsc::channel::<Announcement>();
+        let (tx, rx) = mpsc::channel::<(Instant, Announcement)>();
         let spawned = std::thread::Builder::new()
             .name("board-speaker".into())
             .spawn(move || speak_loop(&voice, &langs, &rx));
@@ -283,13 +328,13 @@ impl Speaker {
     }
 
     pub fn say(&self, a: Announcement) {
-        if self.tx.send(a).is_err() {
+        if self.tx.send((Instant::now(), a)).is_err() {
             tracing::warn!("board: speaker stopped; call not announced");
         }
     }
 }
 
-fn speak_loop(voice: &Voice, langs: &VoiceLangs, rx: &mpsc::Receiver<Announcement>) {
+fn speak_loop(voice: &Voice, langs: &VoiceLangs, rx: &mpsc::Receiver<(Instant, Announcement)>) {
     let sink = match rodio::DeviceSinkBuilder::open_default_sink() {
         Ok(mut s) => {
             s.log_on_drop(false);
@@ -300,7 +345,22 @@ fn speak_loop(voice: &Voice, langs: &VoiceLangs, rx: &mpsc::Receiver<Announcemen
             None
         }
     };
-    while let Ok(a) = rx.recv() {
+    let mut queue = AnnounceQueue::new();
+    loop {
+        // Wait for work only when nothing is queued; then take in everything that came in
+        // meanwhile, so stale and superseded announcements are dropped before playing.
+        if queue.is_empty() {
+            match rx.recv() {
+                Ok((at, a)) => queue.push(a, at),
+                Err(_) => return,
+            }
+        }
+        while let Ok((at, a)) = rx.try_recv() {
+            queue.push(a, at);
+        }
+        let Some(a) = queue.pop(Instant::now()) else {
+            continue;
+        };
         let samples = match voice.announce(&a, langs) {
             Ok(s) => s,
             Err(e) => {

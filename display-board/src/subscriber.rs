@@ -7,11 +7,12 @@
 //! It never touches Slint or audio: it reports each change as a [`BoardUpdate`].
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use protocol::{EventEnvelope, HubClient};
+use protocol::{EventEnvelope, HubClient, QueueSnapshot};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -50,6 +51,8 @@ pub struct SubscriberOptions {
     pub waits_every: Duration,
     /// The shortest interval between two refreshes after queue changes.
     pub waits_debounce: Duration,
+    /// How long one HTTP request or the WebSocket handshake may take.
+    pub request_timeout: Duration,
 }
 
 impl Default for SubscriberOptions {
@@ -60,6 +63,7 @@ impl Default for SubscriberOptions {
             idle_timeout: Duration::from_secs(45),
             waits_every: Duration::from_secs(30),
             waits_debounce: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -76,6 +80,8 @@ enum Lost {
     Gap { expected: i64, got: i64 },
     #[error("no message from the hub for {0:?}")]
     Silent(Duration),
+    #[error("the hub did not answer within {0:?}")]
+    TimedOut(Duration),
     #[error("the hub closed the stream")]
     Closed,
 }
@@ -114,6 +120,9 @@ pub async fn run(
     }
 }
 
+/// A `/queue` request for the waits, in flight beside the event stream.
+type Refresh<'a> = Pin<Box<dyn Future<Output = Result<QueueSnapshot, Lost>> + Send + 'a>>;
+
 struct Follower {
     client: HubClient,
     ws_base: String,
@@ -144,51 +153,82 @@ impl Follower {
         }
     }
 
-    async fn refresh_waits(&self) -> Result<(), Lost> {
-        let snap = self.client.queue().await?;
-        lock(&self.board).apply_waits(&snap);
-        let _ = self.updates.send(BoardUpdate::Changed);
-        Ok(())
+    /// A hub request that gives up after `request_timeout` (a hub that accepted the
+    /// connection and then went silent must not hold the board for ever).
+    async fn request<T>(
+        &self,
+        fut: impl Future<Output = Result<T, protocol::ClientError>>,
+    ) -> Result<T, Lost> {
+        match tokio::time::timeout(self.opts.request_timeout, fut).await {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(Lost::TimedOut(self.opts.request_timeout)),
+        }
     }
 
-    /// One connection: snapshot if needed, subscribe, apply events until it drops.
+    fn apply_waits(&self, snap: &QueueSnapshot) {
+        {
+            let mut b = lock(&self.board);
+            b.apply_waits(snap);
+            b.sync_clock(snap.now, Now::current().wall);
+        }
+        let _ = self.updates.send(BoardUpdate::Changed);
+    }
+
+    /// One connection: catalogue (every time: it may have changed while the board was
+    /// away), snapshot if needed, subscribe, apply events until it drops.
     async fn session(&self, need_snapshot: &mut bool, backoff: &mut Duration) -> Result<(), Lost> {
+        let cat = self.request(self.client.catalogue()).await?;
+        lock(&self.board).apply_catalogue(&cat);
         if *need_snapshot {
-            let cat = self.client.catalogue().await?;
-            let snap = self.client.queue().await?;
+            let snap = self.request(self.client.queue()).await?;
             {
                 let mut b = lock(&self.board);
-                b.apply_catalogue(&cat);
                 b.apply_snapshot(&snap);
+                b.sync_clock(snap.now, Now::current().wall);
             }
             *need_snapshot = false;
-            let _ = self.updates.send(BoardUpdate::Changed);
         }
+        let _ = self.updates.send(BoardUpdate::Changed);
         let since = lock(&self.board).last_seq().unwrap_or(0);
         let url = format!("{}?since={since}", self.ws_base);
-        let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
-            Ok(ok) => ok,
-            Err(tungstenite::Error::Http(resp)) if resp.status().as_u16() == 409 => {
+        let connecting = tokio::time::timeout(
+            self.opts.request_timeout,
+            tokio_tungstenite::connect_async(&url),
+        );
+        let (mut ws, _) = match connecting.await {
+            Err(_) => return Err(Lost::TimedOut(self.opts.request_timeout)),
+            Ok(Ok(ok)) => ok,
+            Ok(Err(tungstenite::Error::Http(resp))) if resp.status().as_u16() == 409 => {
                 return Err(Lost::HubBehind);
             }
-            Err(e) => return Err(e.into()),
+            Ok(Err(e)) => return Err(e.into()),
         };
         self.set_connection(Connection::Live);
-        *backoff = self.opts.min_backoff;
-        // Estimates may have moved while the board was away.
-        self.refresh_waits().await?;
 
+        // The silence deadline lives outside the loop: only a message from the hub moves it.
+        let silence = tokio::time::sleep(self.opts.idle_timeout);
+        tokio::pin!(silence);
         let mut waits_tick = tokio::time::interval(self.opts.waits_debounce);
-        let mut since_full_refresh = tokio::time::Instant::now();
-        let mut waits_dirty = false;
+        let mut last_full_refresh: Option<tokio::time::Instant> = None;
+        // Estimates may have moved while the board was away: refresh at once.
+        let mut waits_dirty = true;
+        // A waits refresh runs beside the stream, never blocking it.
+        let mut refreshing: Option<Refresh<'_>> = None;
         loop {
             tokio::select! {
-                msg = tokio::time::timeout(self.opts.idle_timeout, ws.next()) => {
+                () = &mut silence => return Err(Lost::Silent(self.opts.idle_timeout)),
+                msg = ws.next() => {
                     let msg = match msg {
-                        Err(_) => return Err(Lost::Silent(self.opts.idle_timeout)),
-                        Ok(None) => return Err(Lost::Closed),
-                        Ok(Some(m)) => m?,
+                        None => return Err(Lost::Closed),
+                        Some(m) => m?,
                     };
+                    silence
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + self.opts.idle_timeout);
+                    // The stream delivered something: the hub is really back, so the next
+                    // failure starts again from the shortest delay (not on mere accept, which
+                    // would hammer a hub that accepts and closes at once).
+                    *backoff = self.opts.min_backoff;
                     match msg {
                         Message::Text(text) => {
                             match serde_json::from_str::<EventEnvelope>(&text) {
@@ -214,12 +254,23 @@ impl Follower {
                         _ => {}
                     }
                 }
-                _ = waits_tick.tick() => {
-                    if waits_dirty || since_full_refresh.elapsed() >= self.opts.waits_every {
+                _ = waits_tick.tick(), if refreshing.is_none() => {
+                    let due = last_full_refresh
+                        .is_none_or(|t| t.elapsed() >= self.opts.waits_every);
+                    if waits_dirty || due {
                         waits_dirty = false;
-                        since_full_refresh = tokio::time::Instant::now();
-                        self.refresh_waits().await?;
+                        last_full_refresh = Some(tokio::time::Instant::now());
+                        refreshing = Some(Box::pin(self.request(self.client.queue())));
                     }
+                }
+                snap = async {
+                    match refreshing.as_mut() {
+                        Some(f) => f.await,
+                        None => std::future::pending().await,
+                    }
+                }, if refreshing.is_some() => {
+                    refreshing = None;
+                    self.apply_waits(&snap?);
                 }
             }
         }
@@ -227,7 +278,10 @@ impl Follower {
 
     /// Applies one event; returns whether the waiting counts may have changed.
     fn apply(&self, env: &EventEnvelope) -> Result<bool, Lost> {
-        let applied = lock(&self.board).apply(env, Now::current());
+        // The update is sent while the model is still locked, so whoever sees `last_seq`
+        // reach N has every update up to N waiting in its channel.
+        let mut board = lock(&self.board);
+        let applied = board.apply(env, Now::current());
         let update = match applied {
             Applied::Duplicate => return Ok(false),
             Applied::Gap { expected, got } => return Err(Lost::Gap { expected, got }),

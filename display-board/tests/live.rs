@@ -114,7 +114,7 @@ async fn a_board_that_was_away_shows_exactly_the_calls_it_missed_once() {
 
     // Back: exactly the three, once each, in order, announced once each.
     let mut board = TestBoard::resume(&hub.url, model);
-    let seqs = board.drain_calls(Duration::from_millis(600)).await;
+    let seqs = board.settle(&hub.client).await;
     assert_eq!(seqs.len(), 3, "{seqs:?}");
     assert!(seqs.iter().all(|s| *s > away_seq));
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
@@ -123,7 +123,7 @@ async fn a_board_that_was_away_shows_exactly_the_calls_it_missed_once() {
 
     // And live again afterwards, still without repeats.
     call(&sup).await;
-    let seqs = board.drain_calls(Duration::from_millis(400)).await;
+    let seqs = board.settle(&hub.client).await;
     assert_eq!(seqs.len(), 1);
     assert_eq!(numbers(&board.model)[0], "A005");
     board.stop().await;
@@ -169,7 +169,7 @@ async fn a_board_marks_the_hub_away_and_resumes_by_itself_when_it_returns() {
     let (sup, _) = hub.login("sup", Some(2)).await;
     call(&sup).await;
     call(&sup).await;
-    let seqs = board.drain_calls(Duration::from_millis(600)).await;
+    let seqs = board.settle(&hub.client).await;
     assert_eq!(seqs.len(), 2, "{seqs:?}");
     assert_eq!(numbers(&board.model), ["D003", "D002", "D001"]);
     board.stop().await;
@@ -191,10 +191,115 @@ async fn a_zone_board_ignores_other_counters() {
     board
         .wait_for(|u| *u == BoardUpdate::Connection(Connection::Live))
         .await;
-    call(&c1).await;
-    let seqs = board.drain_calls(Duration::from_millis(400)).await;
+    let called = call(&c1).await;
+    // The call's event has reached the board (and been filtered out), not merely not yet.
+    let seqs = board.settle(&hub.client).await;
     assert!(seqs.is_empty(), "counter 1 is not on this board");
+    assert!(
+        lock(&board.model).last_seq().unwrap() > 0,
+        "the board applied the events"
+    );
+    assert_eq!(called.counter, Some(1));
     assert!(numbers(&board.model).is_empty());
+    board.stop().await;
+    hub.stop().await;
+}
+
+/// A TCP proxy that can stop forwarding while keeping its connections open: the hub's
+/// side of a half-open socket (a pulled cable, a sleeping switch).
+struct Blackhole {
+    addr: std::net::SocketAddr,
+    forwarding: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    async fn start(upstream: std::net::SocketAddr) -> Blackhole {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let forwarding = Arc::new(AtomicBool::new(true));
+        let flag = forwarding.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut from, mut to) in [(cr, sw), (sr, cw)] {
+                    let flag = flag.clone();
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 8192];
+                        while let Ok(n) = from.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            // Swallowed, not refused: the connection stays open.
+                            if flag.load(Ordering::SeqCst) && to.write_all(&buf[..n]).await.is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Blackhole { addr, forwarding }
+    }
+
+    fn forward(&self, on: bool) {
+        self.forwarding
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_notices_a_half_open_connection_and_comes_back() {
+    let hub = TestHub::start().await;
+    let (sup, _) = hub.login("sup", Some(1)).await;
+    sup.open_day(&OpenDay::default()).await.unwrap();
+    let proxy = Blackhole::start(hub.addr).await;
+    let opts = display_board::subscriber::SubscriberOptions {
+        idle_timeout: Duration::from_millis(1000),
+        waits_debounce: Duration::from_millis(100),
+        // Longer than the silence allowed: the stream's silence must end this session first.
+        request_timeout: Duration::from_secs(3),
+        ..common::fast_options()
+    };
+    let model = std::sync::Arc::new(std::sync::Mutex::new(display_board::BoardModel::new(
+        Zone::default(),
+    )));
+    let mut board = TestBoard::resume_with(&format!("http://{}", proxy.addr), model, opts);
+    board
+        .wait_for(|u| *u == BoardUpdate::Connection(Connection::Live))
+        .await;
+
+    // The network goes silent without closing anything: the board must notice by itself.
+    proxy.forward(false);
+    let silent_since = Instant::now();
+    board
+        .wait_for(|u| *u == BoardUpdate::Connection(Connection::Reconnecting))
+        .await;
+    let noticed = silent_since.elapsed();
+    assert!(
+        noticed < Duration::from_millis(2500),
+        "noticed after {noticed:?}, not by the 1 s silence deadline"
+    );
+
+    // And once the network is back it follows the hub again on its own.
+    proxy.forward(true);
+    hub.client
+        .issue_ticket(&ticket(ServiceType::Consultation))
+        .await
+        .unwrap();
+    let t = call(&sup).await;
+    board
+        .wait_for(|u| matches!(u, BoardUpdate::Called { .. }))
+        .await;
+    board.settle(&hub.client).await;
+    assert_eq!(numbers(&board.model), [t.number]);
     board.stop().await;
     hub.stop().await;
 }

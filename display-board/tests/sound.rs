@@ -162,3 +162,33 @@ fn every_ticket_character_and_counter_word_has_a_clip() {
         }
     }
 }
+
+#[test]
+fn a_burst_of_calls_is_spoken_current_not_late() {
+    use display_board::sound::AnnounceQueue;
+    use std::time::{Duration, Instant};
+    let t = Instant::now();
+    let call = |number: &str, counter, recall| Announcement {
+        number: number.into(),
+        counter,
+        recall,
+        ..a012()
+    };
+    let mut q = AnnounceQueue::new();
+    q.push(call("A001", 1, false), t);
+    q.push(call("A002", 2, false), t + Duration::from_secs(20));
+    q.push(call("A003", 3, false), t + Duration::from_secs(21));
+    // A003 recalled before its first announcement was spoken: said once, as the recall.
+    q.push(call("A003", 3, true), t + Duration::from_secs(25));
+    assert_eq!(q.len(), 3);
+    // 40 s on (the speaker was busy): A001 waited too long and is dropped unspoken.
+    let now = t + Duration::from_secs(40);
+    let spoken: Vec<(String, bool)> = std::iter::from_fn(|| q.pop(now))
+        .map(|a| (a.number, a.recall))
+        .collect();
+    assert_eq!(
+        spoken,
+        [("A002".to_owned(), false), ("A003".to_owned(), true)]
+    );
+    assert!(q.is_empty());
+}

@@ -36,6 +36,7 @@ fn demo_model(now: Now) -> BoardModel {
             qualifications: vec!["家电维修资质 A 级".into()],
             change_procedure_zh: "如需变更服务内容、时间或费用，请到服务窗口办理。".into(),
             change_procedure_en: "To change a service, its time or fees, ask at a counter.".into(),
+            utc_offset_minutes: 480,
         },
         services: services
             .iter()
@@ -61,6 +62,7 @@ fn demo_model(now: Now) -> BoardModel {
             .collect(),
     });
     m.apply_snapshot(&QueueSnapshot {
+        now: now.wall,
         day: Some(BusinessDayView {
             id: 1,
             date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
@@ -86,6 +88,7 @@ fn demo_model(now: Now) -> BoardModel {
             .collect(),
         at_counters: vec![],
         last_seq: 0,
+        open_counters: vec![],
     });
     let mut seq = 0;
     let mut ev = |m: &mut BoardModel, event: HubEvent| {

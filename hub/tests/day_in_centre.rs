@@ -126,6 +126,7 @@ async fn a_day_in_the_centre() {
     );
 
     let q = kiosk.queue().await.unwrap();
+    assert_eq!(q.open_counters, [1], "only the clerk is at a counter");
     let consult = q
         .services
         .iter()
@@ -259,6 +260,11 @@ async fn a_day_in_the_centre() {
             .unwrap()
             .mean_response_secs
             .is_some()
+    );
+    assert_eq!(
+        q.open_counters,
+        [1, 2, 3],
+        "idle counters count as open too"
     );
     let at_counters: Vec<&str> = q.at_counters.iter().map(|t| t.number.as_str()).collect();
     assert_eq!(at_counters, ["D001"]);

@@ -94,12 +94,17 @@ pub struct BusinessDayView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSnapshot {
+    /// The hub's clock when the snapshot was taken (devices compare event times with
+    /// it, not with their own clocks).
+    pub now: DateTime<Utc>,
     pub day: Option<BusinessDayView>,
     pub services: Vec<ServiceQueue>,
     /// Tickets called, being served or on hold at a counter.
     pub at_counters: Vec<TicketView>,
     /// The outbox sequence this snapshot includes: subscribe to events with `since` = this.
     pub last_seq: i64,
+    /// Counters where a staff member is logged in now, busy or not.
+    pub open_counters: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -330,6 +335,9 @@ pub struct CentreInfo {
     pub qualifications: Vec<String>,
     pub change_procedure_zh: String,
     pub change_procedure_en: String,
+    /// The centre's time zone as minutes east of UTC (China: 480): clocks, dates and
+    /// printed times are the centre's local time.
+    pub utc_offset_minutes: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

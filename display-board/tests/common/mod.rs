@@ -148,12 +148,20 @@ impl TestBoard {
 
     /// A subscriber for an existing model (it resumes from the model's last sequence).
     pub(crate) fn resume(hub_url: &str, model: SharedBoard) -> TestBoard {
+        TestBoard::resume_with(hub_url, model, fast_options())
+    }
+
+    pub(crate) fn resume_with(
+        hub_url: &str,
+        model: SharedBoard,
+        opts: SubscriberOptions,
+    ) -> TestBoard {
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let url = hub_url.to_owned();
         let m = model.clone();
         let task = tokio::spawn(async move {
-            subscriber::run(&url, m, tx, fast_options(), async move {
+            subscriber::run(&url, m, tx, opts, async move {
                 let _ = stopped.await;
             })
             .await;
@@ -183,15 +191,30 @@ impl TestBoard {
         }
     }
 
-    /// Every call update that arrives within `quiet` of the previous one.
-    pub(crate) async fn drain_calls(&mut self, quiet: Duration) -> Vec<i64> {
+    /// Waits (up to 5 s) until the board has applied every event the hub has published
+    /// (its `/health` `last_seq`), then returns the sequences of the calls it reported on
+    /// the way. The subscriber sends each update while it holds the model, so once the
+    /// model is caught up every update is already in the channel.
+    pub(crate) async fn settle(&mut self, hub: &HubClient) -> Vec<i64> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let mut seqs = Vec::new();
-        while let Ok(Some(u)) = tokio::time::timeout(quiet, self.updates.recv()).await {
-            if let BoardUpdate::Called { seq, .. } = u {
-                seqs.push(seq);
+        loop {
+            let target = hub.health().await.unwrap().last_seq;
+            let applied = subscriber::lock(&self.model).last_seq();
+            while let Ok(u) = self.updates.try_recv() {
+                if let BoardUpdate::Called { seq, .. } = u {
+                    seqs.push(seq);
+                }
             }
+            if applied == Some(target) {
+                return seqs;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the board stayed at {applied:?}; the hub is at {target}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        seqs
     }
 
     pub(crate) async fn stop(mut self) -> SharedBoard {

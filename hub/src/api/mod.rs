@@ -113,6 +113,7 @@ async fn catalogue(State(st): State<AppState>) -> Json<Catalogue> {
             qualifications: c.centre.qualifications.clone(),
             change_procedure_zh: c.centre.change_procedure_zh.clone(),
             change_procedure_en: c.centre.change_procedure_en.clone(),
+            utc_offset_minutes: c.centre.utc_offset.local_minus_utc() / 60,
         },
         services: c
             .services

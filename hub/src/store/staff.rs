@@ -326,6 +326,18 @@ pub fn end_session(ctx: &mut WriteCtx<'_>, session: &Session) -> Result<(), Stor
     Ok(())
 }
 
+/// Counters with a staff member logged in now, in order.
+pub(crate) fn open_counters(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<u32>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT counter FROM sessions
+         WHERE ended_at IS NULL AND expires_at > ?1 AND counter IS NOT NULL ORDER BY counter",
+    )?;
+    let counters = stmt
+        .query_map([now], |r| r.get(0))?
+        .collect::<Result<Vec<u32>, _>>()?;
+    Ok(counters)
+}
+
 /// How many open sessions may serve `service` right now (for wait estimates).
 pub(crate) fn counters_serving(
     conn: &Connection,

@@ -680,12 +680,15 @@ pub fn queue_snapshot(
 ) -> Result<QueueSnapshot, StoreError> {
     let last_seq = super::outbox::last_seq(conn)?;
     let day = current_day(conn)?;
+    let open_counters = super::staff::open_counters(conn, now)?;
     let Some(open) = day.clone() else {
         return Ok(QueueSnapshot {
+            now,
             day: open_day_view(conn)?,
             services: Vec::new(),
             at_counters: Vec::new(),
             last_seq,
+            open_counters,
         });
     };
     let mut services = Vec::new();
@@ -723,9 +726,11 @@ pub fn queue_snapshot(
         [open.id],
     )?;
     Ok(QueueSnapshot {
+        now,
         day,
         services,
         at_counters,
         last_seq,
+        open_counters,
     })
 }
