@@ -585,28 +585,11 @@ impl BoardModel {
                 if !counted && let Some(w) = self.waits.get_mut(to) {
                     w.waiting += 1;
                 }
-                let at: Vec<u32> = self
-                    .counters
-                    .values()
-                    .filter(|t| t.ticket_id == Some(*ticket_id))
-                    .map(|t| t.counter)
-                    .collect();
-                for c in at {
-                    self.free_counter(c, *ticket_id);
-                }
+                self.free_ticket(*ticket_id);
                 Applied::Changed
             }
             HubEvent::TicketCancelled { ticket_id, .. } => {
-                let at: Vec<u32> = self
-                    .counters
-                    .values()
-                    .filter(|t| t.ticket_id == Some(*ticket_id))
-                    .map(|t| t.counter)
-                    .collect();
-                let changed = !at.is_empty();
-                for c in at {
-                    self.free_counter(c, *ticket_id);
-                }
+                let changed = self.free_ticket(*ticket_id);
                 if changed {
                     Applied::Changed
                 } else {
@@ -630,6 +613,20 @@ impl BoardModel {
             },
             _ => Applied::Quiet,
         }
+    }
+
+    /// Frees every counter tile showing `ticket_id`; true if any did.
+    fn free_ticket(&mut self, ticket_id: i64) -> bool {
+        let at: Vec<u32> = self
+            .counters
+            .values()
+            .filter(|t| t.ticket_id == Some(ticket_id))
+            .map(|t| t.counter)
+            .collect();
+        for c in &at {
+            self.free_counter(*c, ticket_id);
+        }
+        !at.is_empty()
     }
 
     fn free_counter(&mut self, counter: u32, ticket_id: i64) -> Applied {

@@ -21,6 +21,25 @@ pub enum LinkError {
 }
 
 /// A two-way byte link with deadlines.
+/// The next complete item (frame or control) the decoder makes of what arrives on
+/// `link` before `deadline`; `Ok(None)` on timeout. Shared by both ends of the line.
+pub(crate) fn receive<L: Link + ?Sized>(
+    link: &mut L,
+    decoder: &mut super::frame::FrameDecoder,
+    deadline: Instant,
+) -> Result<Option<super::frame::Received>, LinkError> {
+    loop {
+        match link.read_byte(deadline)? {
+            None => return Ok(None),
+            Some(b) => {
+                if let Some(r) = decoder.push(b) {
+                    return Ok(Some(r));
+                }
+            }
+        }
+    }
+}
+
 pub trait Link: Send {
     /// The next byte received before `deadline`, or `Ok(None)` when none came.
     fn read_byte(&mut self, deadline: Instant) -> Result<Option<u8>, LinkError>;

@@ -10,7 +10,7 @@
 //! block past its timeouts nor panic on what the cash register sends.
 
 use super::frame::{ACK, ENQ, EOT, FrameDecoder, LineCode, NAK, Received, encode_frame};
-use super::link::{Link, LinkError, MemoryLink};
+use super::link::{Link, LinkError, MemoryLink, receive};
 use super::message::{Answer, AnswerDetail, Message, Request, TransactionResult, TransactionType};
 use super::{Journal, TeliumConfig, TeliumTerminal, TerminalError};
 use domain::Fen;
@@ -329,16 +329,7 @@ impl<L: Link> SimDevice<L> {
         decoder: &mut FrameDecoder,
         deadline: Instant,
     ) -> Result<Option<Received>, LinkError> {
-        loop {
-            match self.link.read_byte(deadline)? {
-                None => return Ok(None),
-                Some(b) => {
-                    if let Some(r) = decoder.push(b) {
-                        return Ok(Some(r));
-                    }
-                }
-            }
-        }
+        receive(&mut self.link, decoder, deadline)
     }
 
     fn wait_control(&mut self, wait: Duration) -> Result<Option<Received>, LinkError> {

@@ -36,7 +36,7 @@
 //! reconciled the same way at first use.
 
 use super::frame::{ACK, ENQ, EOT, FrameDecoder, LineCode, NAK, Received, encode_frame};
-use super::link::{LineFormat, Link, LinkError, SerialLink};
+use super::link::{LineFormat, Link, LinkError, SerialLink, receive};
 use super::message::{
     AnswerDelay, AnswerDetail, Authorization, Currency, MAX_AMOUNT, Message, PaymentMode, Request,
     TransactionResult, TransactionType,
@@ -211,16 +211,7 @@ impl<L: Link> TeliumTerminal<L> {
         decoder: &mut FrameDecoder,
         deadline: Instant,
     ) -> Result<Option<Received>, LinkError> {
-        loop {
-            match self.link.read_byte(deadline)? {
-                None => return Ok(None),
-                Some(b) => {
-                    if let Some(r) = decoder.push(b) {
-                        return Ok(Some(r));
-                    }
-                }
-            }
-        }
+        receive(&mut self.link, decoder, deadline)
     }
 
     /// Waits for a control character, skipping noise.
