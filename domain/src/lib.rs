@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod estimate;
+pub mod mask;
 pub mod money;
 pub mod queue;
 pub mod request;

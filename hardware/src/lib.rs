@@ -13,7 +13,7 @@
 )]
 
 pub mod gpio;
-pub mod mask;
+pub use domain::mask;
 pub mod printer;
 pub mod pty;
 pub mod terminal;

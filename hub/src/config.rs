@@ -49,6 +49,81 @@ struct RawConfig {
     opening_hours: BTreeMap<String, String>,
     #[serde(default)]
     security: RawSecurity,
+    #[serde(default)]
+    knowledge: RawKnowledge,
+    #[serde(default)]
+    follow_up: RawFollowUp,
+    #[serde(default)]
+    appointments: RawAppointments,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawKnowledge {
+    /// Replace the built-in entries instead of adding to them.
+    replace_builtin: bool,
+    faq: Vec<RawFaq>,
+    category: Vec<RawCategory>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaq {
+    id: String,
+    service: Option<String>,
+    question_zh: String,
+    question_en: String,
+    answer_zh: String,
+    answer_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCategory {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    problems: Vec<RawProblem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProblem {
+    code: String,
+    text_zh: String,
+    text_en: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFollowUp {
+    /// Hours after a request is archived before its follow-up call is due.
+    after_hours: u32,
+}
+
+impl Default for RawFollowUp {
+    fn default() -> Self {
+        RawFollowUp { after_hours: 24 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAppointments {
+    slot_minutes: u32,
+    early_minutes: u32,
+    late_minutes: u32,
+}
+
+impl Default for RawAppointments {
+    fn default() -> Self {
+        RawAppointments {
+            slot_minutes: 30,
+            early_minutes: 30,
+            late_minutes: 15,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +182,9 @@ struct RawService {
     required_skills: Option<Vec<String>>,
     priority_every: Option<u32>,
     default_service_minutes: Option<u32>,
+    wait_limit_minutes: Option<u32>,
+    description_zh: Option<String>,
+    description_en: Option<String>,
     #[serde(default)]
     fees: Vec<RawFee>,
 }
@@ -200,6 +278,41 @@ pub struct Centre {
 pub struct Service {
     pub spec: ServiceSpec,
     pub fees: Vec<FeeItem>,
+    /// GB/T 5.3.2: one plain-language line about the service.
+    pub description_zh: String,
+    pub description_en: String,
+    /// GB/T 4.1.2: the promised longest wait to be called; past it a ticket is overdue.
+    pub wait_limit_minutes: u32,
+}
+
+impl Service {
+    /// Identifies exactly this published fee list: a customer who acknowledged it
+    /// acknowledged these items at these prices (GB/T 4.2.3).
+    pub fn fee_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.spec.kind.code().as_bytes());
+        for f in &self.fees {
+            h.update(b"\x1e");
+            h.update(f.code.as_bytes());
+            h.update(b"\x1f");
+            h.update(f.name_zh.as_bytes());
+            h.update(b"\x1f");
+            h.update(f.name_en.as_bytes());
+            h.update(b"\x1f");
+            h.update(f.unit_price.0.to_le_bytes());
+        }
+        hex::encode(&h.finalize()[..12])
+    }
+}
+
+/// When follow-up calls fall due and how appointments are windowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policies {
+    pub follow_up_after_hours: u32,
+    pub slot_minutes: u32,
+    pub early_minutes: u32,
+    pub late_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +357,9 @@ pub struct Config {
     pub calendar: WorkCalendar,
     pub opening_hours: BTreeMap<String, (NaiveTime, NaiveTime)>,
     pub security: Security,
+    /// GB/T 7.3: common questions and the intake's problem pick-lists.
+    pub knowledge: protocol::KnowledgeBase,
+    pub policies: Policies,
 }
 
 fn default_fees(kind: ServiceType) -> Vec<FeeItem> {
@@ -282,6 +398,85 @@ fn default_fees(kind: ServiceType) -> Vec<FeeItem> {
         ],
         _ => Vec::new(),
     }
+}
+
+/// GB/T 7.3: the built-in knowledge base plus (or instead of) the centre's own entries,
+/// with ids and codes checked for repeats.
+fn knowledge_from_raw(
+    raw: RawKnowledge,
+    services: &BTreeMap<ServiceType, Service>,
+    bad: &dyn Fn(String, String) -> ConfigError,
+) -> Result<protocol::KnowledgeBase, ConfigError> {
+    let mut kb = if raw.replace_builtin {
+        protocol::KnowledgeBase {
+            faqs: Vec::new(),
+            categories: Vec::new(),
+        }
+    } else {
+        crate::knowledge::builtin()
+    };
+    for (i, f) in raw.faq.into_iter().enumerate() {
+        let service = match f.service {
+            None => None,
+            Some(name) => {
+                let t: ServiceType = name
+                    .parse()
+                    .map_err(|e| bad(format!("knowledge.faq[{i}].service"), format!("{e}")))?;
+                if !services.contains_key(&t) {
+                    return Err(bad(
+                        format!("knowledge.faq[{i}].service"),
+                        format!("{} is disabled", t.code()),
+                    ));
+                }
+                Some(t)
+            }
+        };
+        if f.id.trim().is_empty() || kb.faqs.iter().any(|q| q.id == f.id) {
+            return Err(bad(
+                format!("knowledge.faq[{i}].id"),
+                format!("`{}` is empty or repeated", f.id),
+            ));
+        }
+        kb.faqs.push(protocol::Faq {
+            id: f.id,
+            service,
+            question_zh: f.question_zh,
+            question_en: f.question_en,
+            answer_zh: f.answer_zh,
+            answer_en: f.answer_en,
+        });
+    }
+    for (i, c) in raw.category.into_iter().enumerate() {
+        if c.code.trim().is_empty() || kb.categories.iter().any(|k| k.code == c.code) {
+            return Err(bad(
+                format!("knowledge.category[{i}].code"),
+                format!("`{}` is empty or repeated", c.code),
+            ));
+        }
+        let mut problems: Vec<protocol::CommonProblem> = Vec::new();
+        for (j, p) in c.problems.into_iter().enumerate() {
+            if p.code.trim().is_empty() || problems.iter().any(|q| q.code == p.code) {
+                return Err(bad(
+                    format!("knowledge.category[{i}].problems[{j}].code"),
+                    format!("`{}` is empty or repeated", p.code),
+                ));
+            }
+            problems.push(protocol::CommonProblem {
+                code: p.code,
+                text_zh: p.text_zh,
+                text_en: p.text_en,
+            });
+        }
+        kb.categories.push(protocol::ProductCategory {
+            code: c.code,
+            name_zh: c.name_zh,
+            name_en: c.name_en,
+            problems,
+        });
+    }
+    kb.faqs
+        .retain(|f| f.service.is_none_or(|s| services.contains_key(&s)));
+    Ok(kb)
 }
 
 const WEEKDAY_KEYS: [&str; 7] = [
@@ -373,6 +568,9 @@ impl Config {
                     Service {
                         spec: ServiceSpec::default_for(k),
                         fees: default_fees(k),
+                        description_zh: crate::knowledge::default_description(k, true).into(),
+                        description_en: crate::knowledge::default_description(k, false).into(),
+                        wait_limit_minutes: 30,
                     },
                 )
             })
@@ -432,6 +630,19 @@ impl Config {
             if let Some(v) = s.priority_every {
                 spec.priority_every = v;
             }
+            if let Some(v) = s.wait_limit_minutes {
+                if v == 0 {
+                    return Err(bad(key("wait_limit_minutes"), "must be at least 1".into()));
+                }
+                entry.wait_limit_minutes = v;
+            }
+            if let Some(v) = s.description_zh {
+                entry.description_zh = v;
+            }
+            if let Some(v) = s.description_en {
+                entry.description_en = v;
+            }
+            let spec = &mut entry.spec;
             if let Some(v) = s.default_service_minutes {
                 if v == 0 {
                     return Err(bad(
@@ -629,6 +840,20 @@ impl Config {
             ));
         }
 
+        let knowledge = knowledge_from_raw(raw.knowledge, &services, &bad)?;
+        let a = raw.appointments;
+        for (k, v) in [("appointments.slot_minutes", a.slot_minutes)] {
+            if v == 0 {
+                return Err(bad(k.into(), "must be at least 1".into()));
+            }
+        }
+        let policies = Policies {
+            follow_up_after_hours: raw.follow_up.after_hours,
+            slot_minutes: a.slot_minutes,
+            early_minutes: a.early_minutes,
+            late_minutes: a.late_minutes,
+        };
+
         Ok(Config {
             centre,
             day,
@@ -645,6 +870,8 @@ impl Config {
                 lockout_minutes: sec.lockout_minutes,
                 session_hours: sec.session_hours,
             },
+            knowledge,
+            policies,
         })
     }
 
@@ -660,6 +887,17 @@ impl Config {
                 format!("{} is not offered at this centre", kind.code()),
             )
         })
+    }
+
+    /// The opening hours on local date `day`, or `None` when the centre is closed
+    /// (no hours on that weekday, or a public holiday on the calendar).
+    pub fn opening_on(&self, day: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
+        use chrono::Datelike;
+        if self.calendar.holidays.contains(&day) {
+            return None;
+        }
+        let key = WEEKDAY_KEYS[day.weekday().num_days_from_monday() as usize];
+        self.opening_hours.get(key).copied()
     }
 
     /// The centre's local date of `at` (business dates are local).

@@ -13,7 +13,10 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod knowledge;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

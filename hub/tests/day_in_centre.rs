@@ -188,6 +188,7 @@ async fn a_day_in_the_centre() {
             &TransferTicket {
                 service: Repair,
                 to_front: true,
+                counter: None,
                 reason: Some("needs a technician".into()),
             },
         )

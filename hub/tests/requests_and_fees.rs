@@ -19,6 +19,7 @@ fn intake() -> Intake {
         serial_number: Some("SN123456".into()),
         purchase_date: Some("2025-06-01".parse().unwrap()),
         problem: Some("不脱水 / does not spin".into()),
+        ..Intake::default()
     }
 }
 
@@ -30,6 +31,8 @@ fn new_request(service: ServiceType, channel: Channel) -> CreateRequest {
         intake: intake(),
         start_stage: None,
         confirmed_by_customer: true,
+        contact: None,
+        fees_acknowledged: None,
     }
 }
 

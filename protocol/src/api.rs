@@ -121,6 +121,9 @@ pub struct TransferTicket {
     pub service: ServiceType,
     #[serde(default)]
     pub to_front: bool,
+    /// Only this counter may call it next (a transfer to a named counter).
+    #[serde(default)]
+    pub counter: Option<u32>,
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -174,6 +177,10 @@ pub struct SessionView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Intake {
+    /// `ProductCategory::code` from the knowledge base, when picked from it.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The product as the customer names it (category name or brand).
     #[serde(default)]
     pub product: Option<String>,
     #[serde(default)]
@@ -182,8 +189,15 @@ pub struct Intake {
     pub serial_number: Option<String>,
     #[serde(default)]
     pub purchase_date: Option<NaiveDate>,
+    /// The problem in words (from the pick-list, in the customer's language).
     #[serde(default)]
     pub problem: Option<String>,
+    /// `CommonProblem::code` when picked from the list.
+    #[serde(default)]
+    pub problem_code: Option<String>,
+    /// Anything else the customer wrote.
+    #[serde(default)]
+    pub details: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +216,11 @@ pub struct CreateRequest {
     pub start_stage: Option<RequestStage>,
     /// GB/T 6.1.2: the customer confirmed the summary read back to them.
     pub confirmed_by_customer: bool,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+    /// The fee digest the customer acknowledged (GB/T 4.2.3), if they saw the list.
+    #[serde(default)]
+    pub fees_acknowledged: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +249,13 @@ pub struct RequestView {
     pub overdue: bool,
     pub history: Vec<StageStamp>,
     pub quote: Option<QuoteView>,
+    /// Masked unless the caller revealed it.
+    pub contact: Option<ContactView>,
+    pub fees_acknowledged: Option<FeeAcknowledgement>,
+    pub payments: Vec<PaymentView>,
+    pub refunds: Vec<RefundView>,
+    /// The latest service agreement version, if one was written.
+    pub agreement_version: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,7 +375,14 @@ pub struct CatalogueService {
     pub paid: bool,
     pub reply_within_minutes: u32,
     pub resolve_within_hours: u32,
+    /// GB/T 4.1.2: the longest a customer should wait to be called.
+    pub wait_limit_minutes: u32,
+    /// GB/T 5.3.2: one plain-language line about what the service is.
+    pub description_zh: String,
+    pub description_en: String,
     pub fees: Vec<domain::FeeItem>,
+    /// Identifies exactly this fee list; the customer acknowledges it (GB/T 4.2.3).
+    pub fee_digest: String,
 }
 
 /// GB/T 5.3.1: what the centre publishes; the same numbers the counter charges.
@@ -370,6 +403,8 @@ pub struct Health {
     pub outbox_unsent: i64,
     /// Tickets issued but never confirmed printed: staff should reprint or void them.
     pub unprinted_tickets: i64,
+    /// Device faults not yet cleared (printer out of paper, terminal down...).
+    pub alerts: Vec<AlertView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,4 +413,356 @@ pub struct AuditVerification {
     pub ok: bool,
     /// The id of the first entry whose hash does not match, if any.
     pub first_broken: Option<i64>,
+}
+
+// ---------------------------------------------------------------- knowledge base (GB/T 7.3)
+
+/// A common question with its answer, shown at the kiosk and searchable at the counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faq {
+    pub id: String,
+    /// The service the question belongs to, when it belongs to one.
+    pub service: Option<ServiceType>,
+    pub question_zh: String,
+    pub question_en: String,
+    pub answer_zh: String,
+    pub answer_en: String,
+}
+
+/// A problem customers often report for a product category (the intake pick-list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommonProblem {
+    pub code: String,
+    pub text_zh: String,
+    pub text_en: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCategory {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub problems: Vec<CommonProblem>,
+}
+
+/// `GET /knowledge[?q=words]`: the whole base, or the entries matching every word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnowledgeBase {
+    pub faqs: Vec<Faq>,
+    pub categories: Vec<ProductCategory>,
+}
+
+// ---------------------------------------------------------------- customer contact (GB/T 5.4)
+
+/// How the customer agreed their phone number may be used (GB/T 5.4: stated purpose).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContactConsent {
+    /// Calls and messages about this request (result, follow-up).
+    #[serde(default)]
+    pub service_updates: bool,
+    /// Text messages while waiting ("your turn is near").
+    #[serde(default)]
+    pub queue_sms: bool,
+}
+
+/// Personal data the customer gave; stored apart from the request and never sent to HQ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Digits, optionally with a leading `+`.
+    pub phone: String,
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A phone number is only stored with the customer's explicit consent.
+    pub consent: ContactConsent,
+}
+
+/// A contact as staff see it: masked unless revealed (an audited action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactView {
+    pub name: Option<String>,
+    /// `138****5678` unless revealed.
+    pub phone: String,
+    /// Masked to the district unless revealed.
+    pub address: Option<String>,
+    pub consent: ContactConsent,
+    pub revealed: bool,
+}
+
+/// The customer's acknowledgement of the published fee list before a paid request is
+/// accepted (GB/T 4.2.3, 8.4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeAcknowledgement {
+    /// `CatalogueService::fee_digest` of the list the customer saw.
+    pub digest: String,
+    pub at: DateTime<Utc>,
+    /// `kiosk` or `counter`.
+    pub via: String,
+}
+
+// ---------------------------------------------------------------- kiosk intake
+
+/// `POST /intake`: a kiosk creates the request and its ticket together (one transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskIntake {
+    pub service: ServiceType,
+    #[serde(default)]
+    pub class: PriorityClass,
+    pub intake: Intake,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+    /// Required for a paid service: the fee digest the customer acknowledged.
+    #[serde(default)]
+    pub fees_acknowledged: Option<String>,
+    /// GB/T 6.1.2: the customer confirmed the summary screen.
+    pub confirmed_by_customer: bool,
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeReceipt {
+    pub request: RequestView,
+    pub ticket: IssuedTicket,
+}
+
+// ---------------------------------------------------------------- device alerts
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    PrinterPaperOut,
+    PrinterFault,
+    TerminalFault,
+    ScannerFault,
+}
+
+/// `POST /alerts`: a device reports a fault (`active`) or its recovery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceAlert {
+    pub device: String,
+    pub kind: AlertKind,
+    pub active: bool,
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// The ticket whose printout failed, if any.
+    #[serde(default)]
+    pub ticket_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub device: String,
+    pub kind: AlertKind,
+    pub detail: Option<String>,
+    pub ticket_id: Option<i64>,
+    pub since: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- appointments (GB/T 8.1)
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentState {
+    Booked,
+    CheckedIn,
+    NoShow,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppointment {
+    pub service: ServiceType,
+    pub slot_start: DateTime<Utc>,
+    /// How the booking reached us (GB/T 4.2.2).
+    #[serde(default)]
+    pub channel: Channel,
+    #[serde(default)]
+    pub intake: Intake,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentView {
+    pub id: i64,
+    /// Short code the customer types or scans at the kiosk.
+    pub code: String,
+    pub service: ServiceType,
+    pub slot_start: DateTime<Utc>,
+    pub slot_end: DateTime<Utc>,
+    pub state: AppointmentState,
+    pub request_id: i64,
+    pub ticket_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckIn {
+    pub code: String,
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedIn {
+    pub appointment: AppointmentView,
+    pub ticket: IssuedTicket,
+    /// True when this code had already been checked in: the same ticket is returned.
+    pub again: bool,
+}
+
+// ---------------------------------------------------------------- satisfaction (GB/T 9.1.2)
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RatingReason {
+    ShortWait,
+    Friendly,
+    Professional,
+    Resolved,
+    LongWait,
+    Unfriendly,
+    NotResolved,
+    FeesUnclear,
+    Environment,
+}
+
+impl RatingReason {
+    pub const ALL: [RatingReason; 9] = [
+        RatingReason::ShortWait,
+        RatingReason::Friendly,
+        RatingReason::Professional,
+        RatingReason::Resolved,
+        RatingReason::LongWait,
+        RatingReason::Unfriendly,
+        RatingReason::NotResolved,
+        RatingReason::FeesUnclear,
+        RatingReason::Environment,
+    ];
+}
+
+/// `POST /tickets/{id}/rating`: one rating per finished ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// 1 (very dissatisfied) to 5 (very satisfied).
+    pub score: u8,
+    #[serde(default)]
+    pub reasons: Vec<RatingReason>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// `kiosk`, `feedback_terminal` or `follow_up`.
+    pub via: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingView {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub request_id: Option<i64>,
+    pub score: u8,
+    pub reasons: Vec<RatingReason>,
+    pub via: String,
+    pub at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------- counter desk
+
+/// One waiting ticket as the counter's queue panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingTicket {
+    pub ticket: TicketView,
+    pub waited_secs: u32,
+    /// GB/T 4.1.2: waited past the centre's promised waiting limit for the service.
+    pub overdue: bool,
+    /// Transferred to one counter only.
+    pub for_counter: Option<u32>,
+}
+
+/// `GET /queue/waiting`: waiting tickets in calling order per service, and tickets on hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingList {
+    pub waiting: Vec<WaitingTicket>,
+    pub on_hold: Vec<TicketView>,
+}
+
+/// `GET /counters/{n}/today`: today's figures for one counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CounterToday {
+    pub counter: u32,
+    pub served: u32,
+    pub no_shows: u32,
+    pub transferred: u32,
+    pub mean_service_secs: Option<u32>,
+    pub mean_wait_secs: Option<u32>,
+}
+
+/// `POST /requests/{id}/agreements`: a new version of the service agreement (GB/T 8.2).
+/// Fees are taken from the request's current quote, so the agreement and the quote agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DraftAgreement {
+    pub content: String,
+    /// When the work is done, as agreed (free text such as "2026-12-01 14:00–16:00").
+    pub time: String,
+    pub place: String,
+    pub technician: String,
+    /// Defaults to the centre's published change procedure.
+    #[serde(default)]
+    pub change_procedure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementView {
+    pub request_id: i64,
+    pub version: u32,
+    pub content: String,
+    pub time: String,
+    pub place: String,
+    pub technician: String,
+    pub change_procedure: String,
+    pub quote_version: Option<u32>,
+    pub lines: Vec<QuoteLine>,
+    pub total: Fen,
+    pub staff_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /requests/{id}/follow-up`: the result of a follow-up call (GB/T 8.1 回访).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFollowUp {
+    pub reached: bool,
+    pub note: String,
+    /// The customer's evaluation given on the call (counts as satisfaction data, 9.1.2).
+    #[serde(default)]
+    pub score: Option<u8>,
+    #[serde(default)]
+    pub reasons: Vec<RatingReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpView {
+    pub request_id: i64,
+    pub reached: bool,
+    pub note: String,
+    pub score: Option<u8>,
+    pub staff_id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// `GET /follow-ups`: finished requests waiting for their follow-up call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUpDue {
+    pub request: RequestView,
+    /// When the call is due (the configured days after resolution).
+    pub due: DateTime<Utc>,
+    pub attempts: u32,
 }

@@ -208,4 +208,102 @@ impl HubClient {
     pub async fn verify_audit(&self) -> Result<AuditVerification, ClientError> {
         self.get("/audit/verify").await
     }
+
+    /// The knowledge base; with `query`, only entries matching every word.
+    pub async fn knowledge(&self, query: Option<&str>) -> Result<KnowledgeBase, ClientError> {
+        let mut req = self.http.get(self.url("/knowledge"));
+        if let Some(q) = query {
+            req = req.query(&[("q", q)]);
+        }
+        self.send(req).await
+    }
+
+    /// A kiosk intake: the request and its ticket, created together.
+    pub async fn intake(&self, req: &KioskIntake) -> Result<IntakeReceipt, ClientError> {
+        self.post("/intake", req).await
+    }
+
+    pub async fn alert(&self, req: &DeviceAlert) -> Result<serde_json::Value, ClientError> {
+        self.post("/alerts", req).await
+    }
+
+    pub async fn alerts(&self) -> Result<Vec<AlertView>, ClientError> {
+        self.get("/alerts").await
+    }
+
+    pub async fn create_appointment(
+        &self,
+        req: &CreateAppointment,
+    ) -> Result<AppointmentView, ClientError> {
+        self.post("/appointments", req).await
+    }
+
+    pub async fn appointment(&self, code: &str) -> Result<AppointmentView, ClientError> {
+        self.get(&format!("/appointments/{code}")).await
+    }
+
+    pub async fn check_in(&self, req: &CheckIn) -> Result<CheckedIn, ClientError> {
+        self.post("/appointments/check-in", req).await
+    }
+
+    pub async fn rate(&self, ticket_id: i64, req: &Rate) -> Result<RatingView, ClientError> {
+        self.post(&format!("/tickets/{ticket_id}/rating"), req).await
+    }
+
+    pub async fn waiting(&self) -> Result<WaitingList, ClientError> {
+        self.get("/queue/waiting").await
+    }
+
+    pub async fn counter_today(&self, counter: u32) -> Result<CounterToday, ClientError> {
+        self.get(&format!("/counters/{counter}/today")).await
+    }
+
+    /// The requests made for ticket `ticket_id` (normally one).
+    pub async fn requests_for_ticket(
+        &self,
+        ticket_id: i64,
+    ) -> Result<Vec<RequestView>, ClientError> {
+        self.get(&format!("/tickets/{ticket_id}/requests")).await
+    }
+
+    /// The customer's contact in clear: an audited action of the logged-in staff member.
+    pub async fn reveal_contact(&self, request_id: i64) -> Result<ContactView, ClientError> {
+        self.post(
+            &format!("/requests/{request_id}/contact/reveal"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn write_agreement(
+        &self,
+        request_id: i64,
+        req: &DraftAgreement,
+    ) -> Result<AgreementView, ClientError> {
+        self.post(&format!("/requests/{request_id}/agreements"), req)
+            .await
+    }
+
+    /// Every version of the request's service agreement, oldest first.
+    pub async fn agreements(&self, request_id: i64) -> Result<Vec<AgreementView>, ClientError> {
+        self.get(&format!("/requests/{request_id}/agreements")).await
+    }
+
+    pub async fn follow_ups(&self) -> Result<Vec<FollowUpDue>, ClientError> {
+        self.get("/follow-ups").await
+    }
+
+    pub async fn record_follow_up(
+        &self,
+        request_id: i64,
+        req: &RecordFollowUp,
+    ) -> Result<FollowUpView, ClientError> {
+        self.post(&format!("/requests/{request_id}/follow-up"), req)
+            .await
+    }
+
+    pub async fn refund_paid(&self, refund_id: i64) -> Result<RefundView, ClientError> {
+        self.post(&format!("/refunds/{refund_id}/paid"), &serde_json::json!({}))
+            .await
+    }
 }

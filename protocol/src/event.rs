@@ -134,6 +134,39 @@ pub enum HubEvent {
         staff_id: String,
         counter: Option<u32>,
     },
+    DeviceAlert {
+        device: String,
+        kind: crate::api::AlertKind,
+        active: bool,
+    },
+    RatingGiven {
+        rating_id: i64,
+        ticket_id: Option<i64>,
+        request_id: Option<i64>,
+        service: ServiceType,
+        score: u8,
+        via: String,
+        counter: Option<u32>,
+        staff_id: Option<String>,
+    },
+    AgreementWritten {
+        request_id: i64,
+        version: u32,
+    },
+    FollowUpRecorded {
+        request_id: i64,
+        reached: bool,
+    },
+    AppointmentBooked {
+        appointment_id: i64,
+        request_id: i64,
+        service: ServiceType,
+        slot_start: DateTime<Utc>,
+    },
+    AppointmentCheckedIn {
+        appointment_id: i64,
+        ticket_id: i64,
+    },
 }
 
 impl HubEvent {
@@ -160,6 +193,12 @@ impl HubEvent {
             HubEvent::RefundPaid { .. } => "refund_paid",
             HubEvent::StaffLoggedIn { .. } => "staff_logged_in",
             HubEvent::StaffLoggedOut { .. } => "staff_logged_out",
+            HubEvent::DeviceAlert { .. } => "device_alert",
+            HubEvent::RatingGiven { .. } => "rating_given",
+            HubEvent::AgreementWritten { .. } => "agreement_written",
+            HubEvent::FollowUpRecorded { .. } => "follow_up_recorded",
+            HubEvent::AppointmentBooked { .. } => "appointment_booked",
+            HubEvent::AppointmentCheckedIn { .. } => "appointment_checked_in",
         }
     }
 }

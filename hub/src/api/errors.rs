@@ -41,6 +41,8 @@ impl From<StoreError> for ApiError {
             StoreError::ClockNotSynced => (S::CONFLICT, "clock_not_synced", Some("date")),
             StoreError::NotFound(_) => (S::NOT_FOUND, "not_found", None),
             StoreError::Conflict(_) => (S::CONFLICT, "conflict", None),
+            StoreError::Rule(code, _) => (S::CONFLICT, *code, None),
+            StoreError::Unknown(code, _) => (S::NOT_FOUND, *code, None),
             StoreError::IllegalMove(_) => (S::CONFLICT, "illegal_move", None),
             StoreError::Stage(domain::request::StageError::QuoteNotAcknowledged) => {
                 (S::CONFLICT, "quote_not_acknowledged", None)

@@ -2,6 +2,7 @@
 //! check input, then call the store; every error leaves as a JSON problem body naming
 //! the field at fault. No input may make a handler panic or answer 500.
 
+mod desk;
 mod errors;
 mod extract;
 mod ws;
@@ -59,6 +60,23 @@ pub fn router(state: AppState) -> Router {
         .route("/refunds", get(refunds))
         .route("/refunds/{id}/paid", post(refund_paid))
         .route("/audit/verify", get(verify_audit))
+        .route("/knowledge", get(desk::knowledge))
+        .route("/intake", post(desk::intake))
+        .route("/alerts", get(desk::alerts).post(desk::report_alert))
+        .route("/appointments", post(desk::book_appointment))
+        .route("/appointments/check-in", post(desk::check_in))
+        .route("/appointments/{code}", get(desk::appointment))
+        .route("/tickets/{id}/rating", post(desk::rate))
+        .route("/tickets/{id}/requests", get(desk::requests_for_ticket))
+        .route("/queue/waiting", get(desk::waiting))
+        .route("/counters/{n}/today", get(desk::counter_today))
+        .route("/requests/{id}/contact/reveal", post(desk::reveal_contact))
+        .route(
+            "/requests/{id}/agreements",
+            get(desk::agreements).post(desk::write_agreement),
+        )
+        .route("/follow-ups", get(desk::follow_ups))
+        .route("/requests/{id}/follow-up", post(desk::record_follow_up))
         .fallback(not_found)
         .with_state(state);
     Router::new()
@@ -93,6 +111,7 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
                 last_seq: store::last_seq(c)?,
                 outbox_unsent: store::unsent_count(c)?,
                 unprinted_tickets: store::unprinted_count(c)?,
+                alerts: store::desk::active_alerts(c)?,
             })
         })
         .await?;
@@ -126,7 +145,11 @@ async fn catalogue(State(st): State<AppState>) -> Json<Catalogue> {
                 paid: s.spec.paid,
                 reply_within_minutes: s.spec.reply_within_minutes,
                 resolve_within_hours: s.spec.resolve_within_hours,
+                wait_limit_minutes: s.wait_limit_minutes,
+                description_zh: s.description_zh.clone(),
+                description_en: s.description_en.clone(),
                 fees: s.fees.clone(),
+                fee_digest: s.fee_digest(),
             })
             .collect(),
     })
@@ -212,6 +235,7 @@ async fn ticket_action(
             TicketMove::Transfer {
                 service: t.service,
                 to_front: t.to_front,
+                counter: t.counter,
                 reason: t.reason,
             }
         }

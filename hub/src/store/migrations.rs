@@ -193,6 +193,115 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    // 2: the kiosk and counter desks — customer contacts kept apart from requests (GB/T
+    // 5.4), fee-list acknowledgement at intake (4.2.3), transfers to one counter, device
+    // alerts, appointments (8.1), ratings (9.1.2), versioned agreements (8.2), follow-ups.
+    r#"
+CREATE TABLE customers (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- What leaves the hub instead of the person (GB/T 5.4.2).
+    pseudonym         TEXT NOT NULL UNIQUE,
+    name              TEXT,
+    phone             TEXT,
+    address           TEXT,
+    consent_updates   INTEGER NOT NULL,
+    consent_queue_sms INTEGER NOT NULL,
+    created_at        TEXT NOT NULL,
+    erased_at         TEXT
+);
+
+ALTER TABLE requests ADD COLUMN customer_id INTEGER REFERENCES customers(id);
+ALTER TABLE requests ADD COLUMN fees_ack_digest TEXT;
+ALTER TABLE requests ADD COLUMN fees_ack_at TEXT;
+ALTER TABLE requests ADD COLUMN fees_ack_via TEXT;
+CREATE INDEX requests_by_ticket ON requests (ticket_id);
+CREATE INDEX requests_by_stage ON requests (stage);
+
+ALTER TABLE tickets ADD COLUMN for_counter INTEGER;
+CREATE TABLE transfers (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id    INTEGER NOT NULL REFERENCES tickets(id),
+    day_id       INTEGER NOT NULL REFERENCES business_days(id),
+    from_service TEXT NOT NULL,
+    to_service   TEXT NOT NULL,
+    from_counter INTEGER,
+    to_counter   INTEGER,
+    to_front     INTEGER NOT NULL,
+    reason       TEXT,
+    staff_id     TEXT NOT NULL,
+    at           TEXT NOT NULL
+);
+
+CREATE TABLE device_alerts (
+    device    TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    detail    TEXT,
+    ticket_id INTEGER,
+    since     TEXT NOT NULL,
+    PRIMARY KEY (device, kind)
+) WITHOUT ROWID;
+
+CREATE TABLE appointments (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    code       TEXT NOT NULL UNIQUE,
+    service    TEXT NOT NULL,
+    slot_start TEXT NOT NULL,
+    slot_end   TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    ticket_id  INTEGER REFERENCES tickets(id),
+    created_at TEXT NOT NULL,
+    created_by TEXT
+);
+
+CREATE TABLE ratings (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id  INTEGER REFERENCES tickets(id),
+    request_id INTEGER REFERENCES requests(id),
+    service    TEXT NOT NULL,
+    score      INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    reasons    TEXT NOT NULL,
+    comment    TEXT,
+    via        TEXT NOT NULL,
+    counter    INTEGER,
+    staff_id   TEXT,
+    at         TEXT NOT NULL
+);
+-- GB/T 9.1.2: one rating per visit, and one evaluation per follow-up call.
+CREATE UNIQUE INDEX ratings_one_per_ticket ON ratings (ticket_id) WHERE via <> 'follow_up';
+CREATE UNIQUE INDEX ratings_one_per_follow_up ON ratings (request_id) WHERE via = 'follow_up';
+
+CREATE TABLE agreements (
+    request_id       INTEGER NOT NULL REFERENCES requests(id),
+    version          INTEGER NOT NULL,
+    content          TEXT NOT NULL,
+    time             TEXT NOT NULL,
+    place            TEXT NOT NULL,
+    technician       TEXT NOT NULL,
+    change_procedure TEXT NOT NULL,
+    quote_version    INTEGER,
+    lines            TEXT NOT NULL,
+    total            INTEGER NOT NULL,
+    staff_id         TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    PRIMARY KEY (request_id, version)
+) WITHOUT ROWID;
+-- GB/T 8.2: a change is a new version; the old one stays as it was signed.
+CREATE TRIGGER agreements_immutable BEFORE UPDATE ON agreements
+BEGIN SELECT RAISE(ABORT, 'agreements are never changed: write a new version'); END;
+CREATE TRIGGER agreements_kept BEFORE DELETE ON agreements
+BEGIN SELECT RAISE(ABORT, 'agreement versions are kept'); END;
+
+CREATE TABLE follow_ups (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    reached    INTEGER NOT NULL,
+    note       TEXT NOT NULL,
+    score      INTEGER,
+    staff_id   TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes.

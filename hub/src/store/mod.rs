@@ -12,6 +12,8 @@
 
 mod audit;
 mod clock;
+mod customers;
+pub mod desk;
 pub mod day;
 mod migrations;
 mod outbox;
@@ -32,6 +34,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub use audit::{AuditEntry, verify_chain};
 pub use clock::{Clock, ClockStamp};
 pub use day::current_day;
+pub use customers::reveal_contact;
 pub use staff::{Actor, Session, hash_token};
 
 /// Most closures committed together in one transaction.
@@ -54,6 +57,13 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A business rule refused the call; the code is the problem code devices act on
+    /// (e.g. `fee_list_changed`, `already_rated`).
+    #[error("{1}")]
+    Rule(&'static str, String),
+    /// Nothing is known under the given key (e.g. `unknown_appointment`).
+    #[error("{1}")]
+    Unknown(&'static str, String),
     #[error(transparent)]
     IllegalMove(#[from] domain::ticket::IllegalTicketMove),
     #[error(transparent)]

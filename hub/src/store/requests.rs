@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::request::{Deadlines, check_advance};
 use domain::{Fen, Quote, QuoteLine, RequestStage};
 use protocol::{
-    AcknowledgeQuote, CreateRequest, HubEvent, Intake, MakeQuote, PaymentMethod, PaymentView,
-    QuoteView, RecordPayment, RecordRefund, RefundView, RequestView, StageStamp,
+    AcknowledgeQuote, CreateRequest, FeeAcknowledgement, HubEvent, Intake, MakeQuote,
+    PaymentMethod, PaymentView, QuoteView, RecordPayment, RecordRefund, RefundView, RequestView,
+    StageStamp,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -64,7 +65,8 @@ pub fn read_request(
 ) -> Result<RequestView, StoreError> {
     let row = conn
         .prepare_cached(
-            "SELECT service, channel, ticket_id, stage, intake, created_at, reply_due, resolve_due, answered_at, resolved_at
+            "SELECT service, channel, ticket_id, stage, intake, created_at, reply_due, resolve_due, answered_at, resolved_at,
+                 customer_id, fees_ack_digest, fees_ack_at, fees_ack_via
              FROM requests WHERE id = ?1",
         )?
         .query_row([id], |r| {
@@ -79,6 +81,12 @@ pub fn read_request(
                 r.get::<_, Option<DateTime<Utc>>>(7)?,
                 r.get::<_, Option<DateTime<Utc>>>(8)?,
                 r.get::<_, Option<DateTime<Utc>>>(9)?,
+                (
+                    r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, Option<String>>(11)?,
+                    r.get::<_, Option<DateTime<Utc>>>(12)?,
+                    r.get::<_, Option<String>>(13)?,
+                ),
             ))
         })
         .optional()?
@@ -94,6 +102,7 @@ pub fn read_request(
         resolve_due,
         answered_at,
         resolved_at,
+        (customer_id, ack_digest, ack_at, ack_via),
     ) = row;
     let service: domain::ServiceType = parse_code(&service, "service", |s| s.parse().ok())?;
     let history = {
@@ -147,7 +156,45 @@ pub fn read_request(
         overdue,
         history,
         quote: latest_quote(conn, id)?,
+        contact: customer_id
+            .map(|c| super::customers::read_contact(conn, c, false))
+            .transpose()?
+            .flatten(),
+        fees_acknowledged: match (ack_digest, ack_at) {
+            (Some(digest), Some(at)) => Some(FeeAcknowledgement {
+                digest,
+                at,
+                via: ack_via.unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        payments: payments_of(conn, id)?,
+        refunds: refunds_where(
+            conn,
+            cfg.local_date(now),
+            "request_id = ?1 ORDER BY id",
+            [id],
+        )?,
+        agreement_version: conn
+            .prepare_cached("SELECT max(version) FROM agreements WHERE request_id = ?1")?
+            .query_row([id], |r| r.get(0))?,
     })
+}
+
+fn payments_of(conn: &Connection, request_id: i64) -> Result<Vec<PaymentView>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, request_id, amount, method, reference, at, staff_id FROM payments
+         WHERE request_id = ?1 ORDER BY id",
+    )?;
+    let raw = stmt
+        .query_map([request_id], payment_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    raw.into_iter()
+        .map(|(mut v, method)| {
+            v.method = parse_code(&method, "payment method", PaymentMethod::from_code)?;
+            Ok(v)
+        })
+        .collect()
 }
 
 fn stamp_stage(
@@ -215,6 +262,30 @@ pub fn create_request(
     clean(&req.intake.model, "intake.model", 100)?;
     clean(&req.intake.serial_number, "intake.serial_number", 100)?;
     clean(&req.intake.problem, "intake.problem", 2000)?;
+    clean(&req.intake.category, "intake.category", 50)?;
+    clean(&req.intake.problem_code, "intake.problem_code", 50)?;
+    clean(&req.intake.details, "intake.details", 2000)?;
+    if let Some(date) = req.intake.purchase_date
+        && date > cfg.local_date(ctx.now)
+    {
+        return Err(StoreError::invalid(
+            "intake.purchase_date",
+            "the purchase date cannot be in the future",
+        ));
+    }
+    if let Some(c) = &req.contact {
+        super::customers::validate_contact(c, "contact")?;
+    }
+    // GB/T 4.2.3: the acknowledged list must be the one published now.
+    if let Some(digest) = &req.fees_acknowledged {
+        let current = cfg.require_service(req.service)?.fee_digest();
+        if *digest != current {
+            return Err(StoreError::Rule(
+                "fee_list_changed",
+                "the fee list changed since the customer saw it: show it again".into(),
+            ));
+        }
+    }
     if let Some(t) = req.ticket_id {
         super::tickets::read_ticket(ctx.conn, t)
             .map_err(|_| StoreError::invalid("ticket_id", format!("ticket {t} does not exist")))?;
@@ -233,6 +304,24 @@ pub fn create_request(
         ],
     )?;
     let id = ctx.conn.last_insert_rowid();
+    if let Some(c) = &req.contact {
+        let customer = super::customers::insert_customer(ctx, c)?;
+        ctx.conn.execute(
+            "UPDATE requests SET customer_id = ?2 WHERE id = ?1",
+            params![id, customer],
+        )?;
+    }
+    if let Some(digest) = &req.fees_acknowledged {
+        let via = if actor.staff_id.is_some() {
+            "counter"
+        } else {
+            "kiosk"
+        };
+        ctx.conn.execute(
+            "UPDATE requests SET fees_ack_digest = ?2, fees_ack_at = ?3, fees_ack_via = ?4 WHERE id = ?1",
+            params![id, digest, ctx.now, via],
+        )?;
+    }
     stamp_stage(ctx, id, start, actor)?;
     if start == RequestStage::Acceptance {
         set_deadlines(ctx, cfg, id, req.service)?;

@@ -70,7 +70,7 @@ fn load(conn: &Connection, id: i64) -> Result<Row, StoreError> {
     finish_row(raw)
 }
 
-fn load_many(
+pub(crate) fn load_many(
     conn: &Connection,
     where_clause: &str,
     p: impl rusqlite::Params,
@@ -246,15 +246,16 @@ fn lane_heads(
     conn: &Connection,
     day_id: i64,
     service: ServiceType,
+    counter: u32,
 ) -> Result<Vec<Waiting>, StoreError> {
     let mut out = Vec::with_capacity(2);
     for (lane_sql, class_hint) in [("class = 'normal'", false), ("class <> 'normal'", true)] {
         let row = conn
             .prepare_cached(&format!(
                 "SELECT id, class, queue_key FROM tickets WHERE day_id = ?1 AND state = 'waiting' AND service = ?2
-                 AND {lane_sql} ORDER BY queue_key, id LIMIT 1"
+                 AND (for_counter IS NULL OR for_counter = ?3) AND {lane_sql} ORDER BY queue_key, id LIMIT 1"
             ))?
-            .query_row(params![day_id, service.code()], |r| {
+            .query_row(params![day_id, service.code(), counter], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
             })
             .optional()?;
@@ -323,7 +324,7 @@ pub fn call_next(
             priority_every: svc.spec.priority_every,
             state: lane_state(ctx.conn, day.id, *service)?,
         });
-        waiting.extend(lane_heads(ctx.conn, day.id, *service)?);
+        waiting.extend(lane_heads(ctx.conn, day.id, *service, counter)?);
     }
     let Some(pick) = pick_next(&waiting, &lanes) else {
         return Ok(None);
@@ -397,6 +398,8 @@ pub enum TicketMove {
     Transfer {
         service: ServiceType,
         to_front: bool,
+        /// Only this counter may call it next.
+        counter: Option<u32>,
         reason: Option<String>,
     },
     Cancel {
@@ -527,9 +530,30 @@ pub fn act_on_ticket(
         TicketMove::Transfer {
             service,
             to_front,
+            counter: to_counter,
             reason,
         } => {
             cfg.require_service(service)?;
+            if let Some(c) = to_counter {
+                match cfg.counters.get(&c) {
+                    None => {
+                        return Err(StoreError::invalid(
+                            "counter",
+                            format!("there is no counter {c}"),
+                        ));
+                    }
+                    Some(k) if !k.services.contains(&service) => {
+                        return Err(StoreError::invalid(
+                            "counter",
+                            format!("counter {c} does not serve {}", service.code()),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if reason.as_ref().is_some_and(|r| r.chars().count() > 200) {
+                return Err(StoreError::invalid("reason", "at most 200 characters"));
+            }
             let keys: Vec<i64> = {
                 let mut stmt = ctx.conn.prepare_cached(
                     "SELECT queue_key FROM tickets WHERE day_id = ?1 AND state = 'waiting' AND service = ?2",
@@ -541,8 +565,24 @@ pub fn act_on_ticket(
             let key = transfer_key(keys, to_front, back);
             ctx.conn.execute(
                 "UPDATE tickets SET state = 'waiting', service = ?2, queue_key = ?3, counter = NULL, staff_id = NULL,
-                     called_at = NULL, started_at = NULL WHERE id = ?1",
-                params![id, service.code(), key],
+                     called_at = NULL, started_at = NULL, for_counter = ?4 WHERE id = ?1",
+                params![id, service.code(), key, to_counter],
+            )?;
+            ctx.conn.execute(
+                "INSERT INTO transfers (ticket_id, day_id, from_service, to_service, from_counter, to_counter,
+                     to_front, reason, staff_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    id,
+                    day.id,
+                    t.service.code(),
+                    service.code(),
+                    t.counter,
+                    to_counter,
+                    to_front,
+                    reason,
+                    session.staff_id,
+                    ctx.now
+                ],
             )?;
             ctx.emit(HubEvent::TicketTransferred {
                 ticket_id: id,
@@ -555,10 +595,11 @@ pub fn act_on_ticket(
                 &actor,
                 "transfer",
                 &format!(
-                    "{} from {} to {} ({}), reason: {}",
+                    "{} from {} to {}{} ({}), reason: {}",
                     t.number,
                     t.service.code(),
                     service.code(),
+                    to_counter.map_or_else(String::new, |c| format!(" at counter {c}")),
                     if to_front { "front" } else { "back" },
                     reason.as_deref().unwrap_or("-")
                 ),

@@ -36,6 +36,19 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Masks an address: the first part (city and district, up to six characters) stays,
+/// the street and number become `****`.
+pub fn mask_address(address: &str) -> String {
+    let a = address.trim();
+    let n = a.chars().count();
+    if n == 0 {
+        return String::new();
+    }
+    let keep = (n / 3).clamp(1, 6);
+    let head: String = a.chars().take(keep).collect();
+    format!("{head}****")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +70,13 @@ mod tests {
         assert_eq!(mask_name("欧阳娜娜"), "欧***");
         assert_eq!(mask_name("Li"), "L*");
         assert_eq!(mask_name("王"), "王*");
+    }
+
+    #[test]
+    fn addresses_keep_only_the_district() {
+        // GB/T 5.4.2
+        assert_eq!(mask_address("上海市浦东新区张江路 88 弄 5 号 1201 室"), "上海市浦东新****");
+        assert_eq!(mask_address("1 Main St"), "1 M****");
+        assert_eq!(mask_address(""), "");
     }
 }

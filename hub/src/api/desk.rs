@@ -1,0 +1,217 @@
+//! Handlers for the kiosk and the counter desk: knowledge base, intake, device alerts,
+//! appointments, ratings, the waiting list, agreements, follow-ups, contact reveal.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use protocol::*;
+
+use super::extract::{Body, Staff, parse_id};
+use super::{ApiError, ApiResult, AppState};
+use crate::store::{self, StoreError, desk};
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct KnowledgeQuery {
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// GB/T 7.3: the common questions and problem lists, optionally searched.
+pub(super) async fn knowledge(
+    State(st): State<AppState>,
+    Query(query): Query<KnowledgeQuery>,
+) -> ApiResult<KnowledgeBase> {
+    let q = query.q.unwrap_or_default();
+    if q.chars().count() > 100 {
+        return Err(StoreError::invalid("q", "at most 100 characters").into());
+    }
+    Ok(Json(crate::knowledge::search(&st.cfg.knowledge, &q)))
+}
+
+pub(super) async fn intake(
+    State(st): State<AppState>,
+    Body(req): Body<KioskIntake>,
+) -> Result<(StatusCode, Json<IntakeReceipt>), ApiError> {
+    let cfg = st.cfg.clone();
+    let receipt = st
+        .store
+        .write(move |ctx| desk::kiosk_intake(ctx, &cfg, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(receipt)))
+}
+
+pub(super) async fn report_alert(
+    State(st): State<AppState>,
+    Body(req): Body<DeviceAlert>,
+) -> ApiResult<serde_json::Value> {
+    let changed = st
+        .store
+        .write(move |ctx| desk::report_alert(ctx, &req))
+        .await?;
+    Ok(Json(serde_json::json!({ "changed": changed })))
+}
+
+pub(super) async fn alerts(State(st): State<AppState>) -> ApiResult<Vec<AlertView>> {
+    Ok(Json(st.store.read(desk::active_alerts).await?))
+}
+
+pub(super) async fn book_appointment(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Body(req): Body<CreateAppointment>,
+) -> Result<(StatusCode, Json<AppointmentView>), ApiError> {
+    let cfg = st.cfg.clone();
+    let a = st
+        .store
+        .write(move |ctx| desk::book_appointment(ctx, &cfg, &s, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+pub(super) async fn appointment(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+    Path(code): Path<String>,
+) -> ApiResult<AppointmentView> {
+    if code.len() > 32 {
+        return Err(StoreError::invalid("code", "at most 32 characters").into());
+    }
+    Ok(Json(
+        st.store
+            .read(move |c| desk::appointment_by_code(c, &code))
+            .await?,
+    ))
+}
+
+pub(super) async fn check_in(
+    State(st): State<AppState>,
+    Body(req): Body<CheckIn>,
+) -> ApiResult<CheckedIn> {
+    if req.code.len() > 32 {
+        return Err(StoreError::invalid("code", "at most 32 characters").into());
+    }
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| desk::check_in(ctx, &cfg, &req))
+            .await?,
+    ))
+}
+
+pub(super) async fn rate(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<Rate>,
+) -> Result<(StatusCode, Json<RatingView>), ApiError> {
+    let id = parse_id(&id)?;
+    let r = st
+        .store
+        .write(move |ctx| desk::rate_ticket(ctx, id, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+pub(super) async fn requests_for_ticket(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<RequestView>> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| desk::requests_for_ticket(c, &cfg, id, Utc::now()))
+            .await?,
+    ))
+}
+
+pub(super) async fn waiting(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+) -> ApiResult<WaitingList> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| desk::waiting_list(c, &cfg, Utc::now()))
+            .await?,
+    ))
+}
+
+pub(super) async fn counter_today(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+    Path(n): Path<String>,
+) -> ApiResult<CounterToday> {
+    let n = u32::try_from(parse_id(&n)?)
+        .map_err(|_| ApiError::from(StoreError::invalid("counter", "not a counter number")))?;
+    Ok(Json(
+        st.store.read(move |c| desk::counter_today(c, n)).await?,
+    ))
+}
+
+pub(super) async fn reveal_contact(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<ContactView> {
+    let id = parse_id(&id)?;
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::reveal_contact(ctx, &s, id))
+            .await?,
+    ))
+}
+
+pub(super) async fn write_agreement(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<DraftAgreement>,
+) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    let a = st
+        .store
+        .write(move |ctx| desk::write_agreement(ctx, &cfg, &s, id, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(a)))
+}
+
+pub(super) async fn agreements(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<Vec<AgreementView>> {
+    let id = parse_id(&id)?;
+    Ok(Json(
+        st.store.read(move |c| desk::agreements(c, id)).await?,
+    ))
+}
+
+pub(super) async fn follow_ups(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+) -> ApiResult<Vec<FollowUpDue>> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| desk::follow_ups_due(c, &cfg, Utc::now()))
+            .await?,
+    ))
+}
+
+pub(super) async fn record_follow_up(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+    Body(req): Body<RecordFollowUp>,
+) -> Result<(StatusCode, Json<FollowUpView>), ApiError> {
+    let id = parse_id(&id)?;
+    let cfg = st.cfg.clone();
+    let f = st
+        .store
+        .write(move |ctx| desk::record_follow_up(ctx, &cfg, &s, id, &req))
+        .await?;
+    Ok((StatusCode::CREATED, Json(f)))
+}

@@ -1,0 +1,1 @@
+//! The kiosk app (being built).
