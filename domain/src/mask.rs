@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn addresses_keep_only_the_district() {
         // GB/T 5.4.2
-        assert_eq!(mask_address("上海市浦东新区张江路 88 弄 5 号 1201 室"), "上海市浦东新****");
+        assert_eq!(
+            mask_address("上海市浦东新区张江路 88 弄 5 号 1201 室"),
+            "上海市浦东新****"
+        );
         assert_eq!(mask_address("1 Main St"), "1 M****");
         assert_eq!(mask_address(""), "");
     }

@@ -55,6 +55,28 @@ struct RawConfig {
     follow_up: RawFollowUp,
     #[serde(default)]
     appointments: RawAppointments,
+    #[serde(default)]
+    sms: RawSms,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSms {
+    turn_near_ahead: u32,
+    reminder_minutes: u32,
+    per_phone_per_hour: u32,
+    per_minute: u32,
+}
+
+impl Default for RawSms {
+    fn default() -> Self {
+        RawSms {
+            turn_near_ahead: 3,
+            reminder_minutes: 60,
+            per_phone_per_hour: 5,
+            per_minute: 20,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +136,7 @@ struct RawAppointments {
     slot_minutes: u32,
     early_minutes: u32,
     late_minutes: u32,
+    per_counter: u32,
 }
 
 impl Default for RawAppointments {
@@ -122,6 +145,7 @@ impl Default for RawAppointments {
             slot_minutes: 30,
             early_minutes: 30,
             late_minutes: 15,
+            per_counter: 1,
         }
     }
 }
@@ -313,6 +337,18 @@ pub struct Policies {
     pub slot_minutes: u32,
     pub early_minutes: u32,
     pub late_minutes: u32,
+    /// Appointments each counter takes per slot.
+    pub per_counter: u32,
+}
+
+/// Text messages: when "your turn is near" goes, reminders, rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsPolicy {
+    /// Send "your turn is near" at this many people ahead (0 = never).
+    pub turn_near_ahead: u32,
+    pub reminder_minutes: u32,
+    pub per_phone_per_hour: u32,
+    pub per_minute: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -360,6 +396,7 @@ pub struct Config {
     /// GB/T 7.3: common questions and the intake's problem pick-lists.
     pub knowledge: protocol::KnowledgeBase,
     pub policies: Policies,
+    pub sms: SmsPolicy,
 }
 
 fn default_fees(kind: ServiceType) -> Vec<FeeItem> {
@@ -842,7 +879,12 @@ impl Config {
 
         let knowledge = knowledge_from_raw(raw.knowledge, &services, &bad)?;
         let a = raw.appointments;
-        for (k, v) in [("appointments.slot_minutes", a.slot_minutes)] {
+        for (k, v) in [
+            ("appointments.slot_minutes", a.slot_minutes),
+            ("appointments.per_counter", a.per_counter),
+            ("sms.per_phone_per_hour", raw.sms.per_phone_per_hour),
+            ("sms.per_minute", raw.sms.per_minute),
+        ] {
             if v == 0 {
                 return Err(bad(k.into(), "must be at least 1".into()));
             }
@@ -852,6 +894,13 @@ impl Config {
             slot_minutes: a.slot_minutes,
             early_minutes: a.early_minutes,
             late_minutes: a.late_minutes,
+            per_counter: a.per_counter,
+        };
+        let sms = SmsPolicy {
+            turn_near_ahead: raw.sms.turn_near_ahead,
+            reminder_minutes: raw.sms.reminder_minutes,
+            per_phone_per_hour: raw.sms.per_phone_per_hour,
+            per_minute: raw.sms.per_minute,
         };
 
         Ok(Config {
@@ -872,6 +921,7 @@ impl Config {
             },
             knowledge,
             policies,
+            sms,
         })
     }
 

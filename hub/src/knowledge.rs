@@ -75,7 +75,10 @@ pub fn builtin() -> KnowledgeBase {
             faq(
                 "invoice_lost",
                 Some(Consultation),
-                ("发票丢了还能保修吗？", "I lost the invoice. Is it still under warranty?"),
+                (
+                    "发票丢了还能保修吗？",
+                    "I lost the invoice. Is it still under warranty?",
+                ),
                 (
                     "可凭产品序列号查询出厂日期，按出厂日期加三个月计算保修期。",
                     "We look up the production date by serial number; the warranty runs from that date plus three months.",
@@ -84,7 +87,10 @@ pub fn builtin() -> KnowledgeBase {
             faq(
                 "repair_fees",
                 Some(Repair),
-                ("保修期外维修怎么收费？", "What does a repair cost out of warranty?"),
+                (
+                    "保修期外维修怎么收费？",
+                    "What does a repair cost out of warranty?",
+                ),
                 (
                     "按公示的收费标准收取检测费、工时费和配件费，维修前会出具费用清单由您确认。",
                     "Inspection, labour and parts at the published rates; you see and confirm an itemised quote before any repair.",
@@ -102,7 +108,10 @@ pub fn builtin() -> KnowledgeBase {
             faq(
                 "return_window",
                 Some(ReturnExchange),
-                ("多久之内可以退换货？", "How long do I have to return or exchange?"),
+                (
+                    "多久之内可以退换货？",
+                    "How long do I have to return or exchange?",
+                ),
                 (
                     "自签收之日起 7 天内可无理由退货，15 天内出现性能故障可换货。",
                     "Returns without reason within 7 days of delivery; exchange for a performance fault within 15 days.",
@@ -120,7 +129,10 @@ pub fn builtin() -> KnowledgeBase {
             faq(
                 "complaint_time",
                 Some(Complaint),
-                ("投诉多久会有答复？", "When will I hear back about a complaint?"),
+                (
+                    "投诉多久会有答复？",
+                    "When will I hear back about a complaint?",
+                ),
                 (
                     "受理后 1 小时内答复，并在承诺时限内处理完毕，结果会通知您。",
                     "We answer within an hour of accepting it and resolve it in the promised time; you are told the result.",
@@ -142,10 +154,22 @@ pub fn builtin() -> KnowledgeBase {
                 ("手机", "Mobile phone"),
                 &[
                     ("no_power", "无法开机", "Does not switch on"),
-                    ("screen_broken", "屏幕破裂或显示异常", "Cracked or faulty screen"),
-                    ("battery", "电池不耐用或鼓包", "Battery drains fast or swells"),
+                    (
+                        "screen_broken",
+                        "屏幕破裂或显示异常",
+                        "Cracked or faulty screen",
+                    ),
+                    (
+                        "battery",
+                        "电池不耐用或鼓包",
+                        "Battery drains fast or swells",
+                    ),
                     ("charging", "无法充电", "Does not charge"),
-                    ("no_signal", "无信号或通话异常", "No signal or call problems"),
+                    (
+                        "no_signal",
+                        "无信号或通话异常",
+                        "No signal or call problems",
+                    ),
                 ],
             ),
             category(
@@ -183,7 +207,11 @@ pub fn builtin() -> KnowledgeBase {
                 &[
                     ("no_picture", "有声音无图像", "Sound but no picture"),
                     ("no_power", "无法开机", "Does not switch on"),
-                    ("lines", "屏幕出现线条或色斑", "Lines or spots on the screen"),
+                    (
+                        "lines",
+                        "屏幕出现线条或色斑",
+                        "Lines or spots on the screen",
+                    ),
                 ],
             ),
         ],
@@ -205,14 +233,7 @@ pub fn search(kb: &KnowledgeBase, query: &str) -> KnowledgeBase {
         faqs: kb
             .faqs
             .iter()
-            .filter(|f| {
-                matches(&[
-                    &f.question_zh,
-                    &f.question_en,
-                    &f.answer_zh,
-                    &f.answer_en,
-                ])
-            })
+            .filter(|f| matches(&[&f.question_zh, &f.question_en, &f.answer_zh, &f.answer_en]))
             .cloned()
             .collect(),
         categories: kb

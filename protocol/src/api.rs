@@ -405,6 +405,12 @@ pub struct Health {
     pub unprinted_tickets: i64,
     /// Device faults not yet cleared (printer out of paper, terminal down...).
     pub alerts: Vec<AlertView>,
+    /// Text messages waiting for the modem.
+    #[serde(default)]
+    pub sms_pending: i64,
+    /// Text messages whose sending outcome is unknown: staff check before resending.
+    #[serde(default)]
+    pub sms_unknown: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -600,6 +606,37 @@ pub struct AppointmentView {
     pub state: AppointmentState,
     pub request_id: i64,
     pub ticket_id: Option<i64>,
+    /// Every change, oldest first: booked, rescheduled, cancelled, checked in, no-show.
+    #[serde(default)]
+    pub history: Vec<AppointmentChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentChange {
+    /// `booked`, `rescheduled`, `cancelled`, `checked_in` or `no_show`.
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub staff_id: Option<String>,
+    pub from_slot: Option<DateTime<Utc>>,
+    pub to_slot: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+}
+
+/// One bookable slot (`GET /appointments/slots?service=..&date=..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub capacity: u32,
+    pub booked: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reschedule {
+    pub slot_start: DateTime<Utc>,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -765,4 +802,66 @@ pub struct FollowUpDue {
     /// When the call is due (the configured days after resolution).
     pub due: DateTime<Utc>,
     pub attempts: u32,
+}
+
+// ---------------------------------------------------------------- text messages (GB/T 4.2.2)
+
+/// `POST /sms/lease`: the SMS agent asks for the next message that may go now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSms {
+    pub device: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsToSend {
+    pub id: i64,
+    pub phone: String,
+    pub text: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Report the result before this moment, or the outcome counts as unknown.
+    pub lease_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsOutcome {
+    Sent,
+    /// Not sent, try later (no network, modem busy, out of credit).
+    Retry,
+    /// Not sent and never will be (invalid number, rejected).
+    Failed,
+    /// Maybe sent: never resent automatically.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsResult {
+    pub outcome: SmsOutcome,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsView {
+    pub id: i64,
+    /// `appointment_confirmation`, `appointment_reminder`, `turn_near`, `request_result`.
+    pub kind: String,
+    /// `pending`, `leased`, `sent`, `dropped`, `failed`, `unknown`.
+    pub state: String,
+    pub phone_masked: String,
+    pub text: String,
+    pub attempts: u32,
+    pub not_before: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /sms/opt-out`: the customer wants no more text messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsOptOut {
+    pub phone: String,
 }

@@ -247,7 +247,8 @@ impl HubClient {
     }
 
     pub async fn rate(&self, ticket_id: i64, req: &Rate) -> Result<RatingView, ClientError> {
-        self.post(&format!("/tickets/{ticket_id}/rating"), req).await
+        self.post(&format!("/tickets/{ticket_id}/rating"), req)
+            .await
     }
 
     pub async fn waiting(&self) -> Result<WaitingList, ClientError> {
@@ -286,7 +287,8 @@ impl HubClient {
 
     /// Every version of the request's service agreement, oldest first.
     pub async fn agreements(&self, request_id: i64) -> Result<Vec<AgreementView>, ClientError> {
-        self.get(&format!("/requests/{request_id}/agreements")).await
+        self.get(&format!("/requests/{request_id}/agreements"))
+            .await
     }
 
     pub async fn follow_ups(&self) -> Result<Vec<FollowUpDue>, ClientError> {
@@ -302,8 +304,70 @@ impl HubClient {
             .await
     }
 
-    pub async fn refund_paid(&self, refund_id: i64) -> Result<RefundView, ClientError> {
-        self.post(&format!("/refunds/{refund_id}/paid"), &serde_json::json!({}))
+    pub async fn slots(
+        &self,
+        service: domain::ServiceType,
+        date: chrono::NaiveDate,
+    ) -> Result<Vec<SlotView>, ClientError> {
+        let req = self.http.get(self.url("/appointments/slots")).query(&[
+            ("service", service.code().to_owned()),
+            ("date", date.to_string()),
+        ]);
+        self.send(req).await
+    }
+
+    pub async fn reschedule(
+        &self,
+        code: &str,
+        req: &Reschedule,
+    ) -> Result<AppointmentView, ClientError> {
+        self.post(&format!("/appointments/{code}/reschedule"), req)
             .await
+    }
+
+    pub async fn cancel_appointment(
+        &self,
+        code: &str,
+        reason: Option<String>,
+    ) -> Result<AppointmentView, ClientError> {
+        self.post(&format!("/appointments/{code}/cancel"), &Reason { reason })
+            .await
+    }
+
+    /// The SMS agent's next message, if one may go now.
+    pub async fn lease_sms(&self, device: &str) -> Result<Option<SmsToSend>, ClientError> {
+        self.post(
+            "/sms/lease",
+            &LeaseSms {
+                device: device.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn sms_result(&self, id: i64, req: &SmsResult) -> Result<SmsView, ClientError> {
+        self.post(&format!("/sms/{id}/result"), req).await
+    }
+
+    pub async fn sms_messages(&self) -> Result<Vec<SmsView>, ClientError> {
+        self.get("/sms").await
+    }
+
+    pub async fn sms_opt_out(&self, phone: &str) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            "/sms/opt-out",
+            &SmsOptOut {
+                phone: phone.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn refund_paid(&self, refund_id: i64) -> Result<RefundView, ClientError> {
+        self.post(
+            &format!("/refunds/{refund_id}/paid"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 }

@@ -167,6 +167,18 @@ pub enum HubEvent {
         appointment_id: i64,
         ticket_id: i64,
     },
+    AppointmentChanged {
+        appointment_id: i64,
+        /// `rescheduled`, `cancelled` or `no_show`.
+        change: String,
+        slot_start: DateTime<Utc>,
+    },
+    SmsSettled {
+        sms_id: i64,
+        kind: String,
+        /// `sent`, `dropped`, `failed` or `unknown`.
+        state: String,
+    },
 }
 
 impl HubEvent {
@@ -199,6 +211,8 @@ impl HubEvent {
             HubEvent::FollowUpRecorded { .. } => "follow_up_recorded",
             HubEvent::AppointmentBooked { .. } => "appointment_booked",
             HubEvent::AppointmentCheckedIn { .. } => "appointment_checked_in",
+            HubEvent::AppointmentChanged { .. } => "appointment_changed",
+            HubEvent::SmsSettled { .. } => "sms_settled",
         }
     }
 }

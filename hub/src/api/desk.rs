@@ -9,7 +9,7 @@ use protocol::*;
 
 use super::extract::{Body, Staff, parse_id};
 use super::{ApiError, ApiResult, AppState};
-use crate::store::{self, StoreError, desk};
+use crate::store::{self, StoreError, appointments, desk, sms};
 
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct KnowledgeQuery {
@@ -64,7 +64,7 @@ pub(super) async fn book_appointment(
     let cfg = st.cfg.clone();
     let a = st
         .store
-        .write(move |ctx| desk::book_appointment(ctx, &cfg, &s, &req))
+        .write(move |ctx| appointments::book_appointment(ctx, &cfg, &s, &req))
         .await?;
     Ok((StatusCode::CREATED, Json(a)))
 }
@@ -79,7 +79,7 @@ pub(super) async fn appointment(
     }
     Ok(Json(
         st.store
-            .read(move |c| desk::appointment_by_code(c, &code))
+            .read(move |c| appointments::appointment_by_code(c, &code))
             .await?,
     ))
 }
@@ -94,7 +94,7 @@ pub(super) async fn check_in(
     let cfg = st.cfg.clone();
     Ok(Json(
         st.store
-            .write(move |ctx| desk::check_in(ctx, &cfg, &req))
+            .write(move |ctx| appointments::check_in(ctx, &cfg, &req))
             .await?,
     ))
 }
@@ -184,9 +184,7 @@ pub(super) async fn agreements(
     Path(id): Path<String>,
 ) -> ApiResult<Vec<AgreementView>> {
     let id = parse_id(&id)?;
-    Ok(Json(
-        st.store.read(move |c| desk::agreements(c, id)).await?,
-    ))
+    Ok(Json(st.store.read(move |c| desk::agreements(c, id)).await?))
 }
 
 pub(super) async fn follow_ups(
@@ -214,4 +212,104 @@ pub(super) async fn record_follow_up(
         .write(move |ctx| desk::record_follow_up(ctx, &cfg, &s, id, &req))
         .await?;
     Ok((StatusCode::CREATED, Json(f)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct SlotQuery {
+    service: String,
+    date: String,
+}
+
+/// GB/T 8.1: the bookable slots of one service on one day.
+pub(super) async fn slots(
+    State(st): State<AppState>,
+    Query(q): Query<SlotQuery>,
+) -> ApiResult<Vec<SlotView>> {
+    let service: domain::ServiceType = q
+        .service
+        .parse()
+        .map_err(|e| ApiError::from(StoreError::invalid("service", format!("{e}"))))?;
+    let date: chrono::NaiveDate = q
+        .date
+        .parse()
+        .map_err(|_| ApiError::from(StoreError::invalid("date", "a date like 2026-12-01")))?;
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .read(move |c| appointments::slots(c, &cfg, service, date))
+            .await?,
+    ))
+}
+
+pub(super) async fn reschedule(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(code): Path<String>,
+    Body(req): Body<Reschedule>,
+) -> ApiResult<AppointmentView> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| appointments::reschedule(ctx, &cfg, &s, &code, &req))
+            .await?,
+    ))
+}
+
+pub(super) async fn cancel_appointment(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(code): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<AppointmentView> {
+    let r: Reason = super::extract::parse_optional_body(&body)?;
+    Ok(Json(
+        st.store
+            .write(move |ctx| appointments::cancel(ctx, &s, &code, &r.reason))
+            .await?,
+    ))
+}
+
+pub(super) async fn lease_sms(
+    State(st): State<AppState>,
+    Body(req): Body<LeaseSms>,
+) -> ApiResult<Option<SmsToSend>> {
+    let cfg = st.cfg.clone();
+    Ok(Json(
+        st.store
+            .write(move |ctx| sms::lease(ctx, &cfg, &req.device))
+            .await?,
+    ))
+}
+
+pub(super) async fn sms_result(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Body(req): Body<SmsResult>,
+) -> ApiResult<SmsView> {
+    let id = parse_id(&id)?;
+    Ok(Json(
+        st.store
+            .write(move |ctx| sms::report(ctx, id, &req))
+            .await?,
+    ))
+}
+
+pub(super) async fn sms_messages(
+    State(st): State<AppState>,
+    Staff(_s): Staff,
+) -> ApiResult<Vec<SmsView>> {
+    Ok(Json(st.store.read(sms::list).await?))
+}
+
+pub(super) async fn sms_opt_out(
+    State(st): State<AppState>,
+    Body(req): Body<SmsOptOut>,
+) -> ApiResult<serde_json::Value> {
+    let dropped = st
+        .store
+        .write(move |ctx| sms::opt_out(ctx, &req.phone))
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "opted_out": true, "dropped": dropped }),
+    ))
 }

@@ -64,8 +64,18 @@ pub fn router(state: AppState) -> Router {
         .route("/intake", post(desk::intake))
         .route("/alerts", get(desk::alerts).post(desk::report_alert))
         .route("/appointments", post(desk::book_appointment))
+        .route("/appointments/slots", get(desk::slots))
         .route("/appointments/check-in", post(desk::check_in))
         .route("/appointments/{code}", get(desk::appointment))
+        .route("/appointments/{code}/reschedule", post(desk::reschedule))
+        .route(
+            "/appointments/{code}/cancel",
+            post(desk::cancel_appointment),
+        )
+        .route("/sms", get(desk::sms_messages))
+        .route("/sms/lease", post(desk::lease_sms))
+        .route("/sms/opt-out", post(desk::sms_opt_out))
+        .route("/sms/{id}/result", post(desk::sms_result))
         .route("/tickets/{id}/rating", post(desk::rate))
         .route("/tickets/{id}/requests", get(desk::requests_for_ticket))
         .route("/queue/waiting", get(desk::waiting))
@@ -102,6 +112,7 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
     let h = st
         .store
         .read(move |c| {
+            let (sms_pending, sms_unknown) = store::sms::counts(c)?;
             Ok(Health {
                 status: "ok".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -112,6 +123,8 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
                 outbox_unsent: store::unsent_count(c)?,
                 unprinted_tickets: store::unprinted_count(c)?,
                 alerts: store::desk::active_alerts(c)?,
+                sms_pending,
+                sms_unknown,
             })
         })
         .await?;

@@ -86,30 +86,32 @@ pub(crate) fn read_contact(
             ))
         })
         .optional()?;
-    Ok(row.and_then(|(name, phone, address, updates, sms, erased)| {
-        if erased.is_some() {
-            return None;
-        }
-        let phone = phone.unwrap_or_default();
-        Some(ContactView {
-            name: if reveal {
-                name
-            } else {
-                name.map(|n| mask_name(&n))
-            },
-            phone: if reveal { phone } else { mask_phone(&phone) },
-            address: if reveal {
-                address
-            } else {
-                address.map(|a| mask_address(&a))
-            },
-            consent: ContactConsent {
-                service_updates: updates,
-                queue_sms: sms,
-            },
-            revealed: reveal,
-        })
-    }))
+    Ok(
+        row.and_then(|(name, phone, address, updates, sms, erased)| {
+            if erased.is_some() {
+                return None;
+            }
+            let phone = phone.unwrap_or_default();
+            Some(ContactView {
+                name: if reveal {
+                    name
+                } else {
+                    name.map(|n| mask_name(&n))
+                },
+                phone: if reveal { phone } else { mask_phone(&phone) },
+                address: if reveal {
+                    address
+                } else {
+                    address.map(|a| mask_address(&a))
+                },
+                consent: ContactConsent {
+                    service_updates: updates,
+                    queue_sms: sms,
+                },
+                revealed: reveal,
+            })
+        }),
+    )
 }
 
 /// GB/T 5.4: staff see a customer's contact in clear only by asking for it, and the

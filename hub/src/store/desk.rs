@@ -6,13 +6,11 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::{Fen, PriorityClass, QuoteLine, RequestStage, ServiceType, TicketState};
 use protocol::{
-    AgreementView, AlertKind, AlertView, AppointmentState, AppointmentView, CheckIn, CheckedIn,
-    CounterToday, CreateAppointment, CreateRequest, DeviceAlert, DraftAgreement, FollowUpDue,
-    FollowUpView, HubEvent, IntakeReceipt, IssueTicket, KioskIntake, Rate, RatingReason,
-    RatingView, RecordFollowUp, RequestView, TicketView, WaitingList, WaitingTicket,
+    AgreementView, AlertKind, AlertView, CounterToday, CreateRequest, DeviceAlert, DraftAgreement,
+    FollowUpDue, FollowUpView, HubEvent, IntakeReceipt, IssueTicket, KioskIntake, Rate,
+    RatingReason, RatingView, RecordFollowUp, RequestView, TicketView, WaitingList, WaitingTicket,
 };
-use rand::Rng;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::day::{current_day, secs_between};
 use super::requests::{advance_request, create_request, read_request};
@@ -28,7 +26,7 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, S
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-fn check_device(device: &Option<String>) -> Result<(), StoreError> {
+pub(crate) fn check_device(device: &Option<String>) -> Result<(), StoreError> {
     match device {
         Some(d) if d.is_empty() || d.len() > 64 => {
             Err(StoreError::invalid("device", "1 to 64 characters"))
@@ -218,302 +216,6 @@ pub fn active_alerts(conn: &Connection) -> Result<Vec<AlertView>, StoreError> {
         .collect()
 }
 
-// ------------------------------------------------------------------ appointments
-
-/// Confirmation codes avoid look-alike characters (0/O, 1/I/L) so they can be read out.
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-const CODE_LEN: usize = 6;
-
-fn appointment_state_code(s: AppointmentState) -> &'static str {
-    match s {
-        AppointmentState::Booked => "booked",
-        AppointmentState::CheckedIn => "checked_in",
-        AppointmentState::NoShow => "no_show",
-        AppointmentState::Cancelled => "cancelled",
-    }
-}
-
-fn appointment_state_from(s: &str) -> Option<AppointmentState> {
-    [
-        AppointmentState::Booked,
-        AppointmentState::CheckedIn,
-        AppointmentState::NoShow,
-        AppointmentState::Cancelled,
-    ]
-    .into_iter()
-    .find(|k| appointment_state_code(*k) == s)
-}
-
-/// Normalises what a customer typed or a scanner sent: upper case, no spaces or dashes.
-pub fn normalise_code(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_uppercase)
-        .collect()
-}
-
-fn load_appointment(
-    conn: &Connection,
-    where_clause: &str,
-    p: impl rusqlite::Params,
-) -> Result<Option<AppointmentView>, StoreError> {
-    let raw = conn
-        .prepare_cached(&format!(
-            "SELECT id, code, service, slot_start, slot_end, state, request_id, ticket_id FROM appointments
-             WHERE {where_clause}"
-        ))?
-        .query_row(p, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, DateTime<Utc>>(3)?,
-                r.get::<_, DateTime<Utc>>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, Option<i64>>(7)?,
-            ))
-        })
-        .optional()?;
-    raw.map(
-        |(id, code, service, slot_start, slot_end, state, request_id, ticket_id)| {
-            Ok(AppointmentView {
-                id,
-                code,
-                service: parse_code(&service, "service", |s| s.parse().ok())?,
-                slot_start,
-                slot_end,
-                state: parse_code(&state, "appointment state", appointment_state_from)?,
-                request_id,
-                ticket_id,
-            })
-        },
-    )
-    .transpose()
-}
-
-pub fn appointment_by_code(conn: &Connection, code: &str) -> Result<AppointmentView, StoreError> {
-    let code = normalise_code(code);
-    load_appointment(conn, "code = ?1", [&code])?.ok_or_else(|| {
-        StoreError::Unknown(
-            "unknown_appointment",
-            format!("no appointment has the code {code}: please check it or ask at a counter"),
-        )
-    })
-}
-
-/// GB/T 8.1 预约: staff book a slot for a request that arrived by phone, letter, fax,
-/// web or SMS; the request starts in its `appointment` stage.
-pub fn book_appointment(
-    ctx: &mut WriteCtx<'_>,
-    cfg: &Config,
-    session: &Session,
-    req: &CreateAppointment,
-) -> Result<AppointmentView, StoreError> {
-    cfg.require_service(req.service)?;
-    if req.slot_start <= ctx.now {
-        return Err(StoreError::invalid(
-            "slot_start",
-            "an appointment is booked for a time still to come",
-        ));
-    }
-    // Booked slots lie inside the opening hours; holidays are closed.
-    let local = req.slot_start.with_timezone(&cfg.centre.utc_offset);
-    match cfg.opening_on(local.date_naive()) {
-        None => {
-            return Err(StoreError::invalid(
-                "slot_start",
-                format!("the centre is closed on {}", local.date_naive()),
-            ));
-        }
-        Some((open, close)) if local.time() < open || local.time() >= close => {
-            return Err(StoreError::invalid(
-                "slot_start",
-                format!(
-                    "{} is outside the opening hours {}-{}",
-                    local.format("%H:%M"),
-                    open.format("%H:%M"),
-                    close.format("%H:%M")
-                ),
-            ));
-        }
-        Some(_) => {}
-    }
-    let actor = session.actor();
-    let request = create_request(
-        ctx,
-        cfg,
-        &actor,
-        &CreateRequest {
-            service: req.service,
-            channel: req.channel,
-            ticket_id: None,
-            intake: req.intake.clone(),
-            start_stage: Some(RequestStage::Appointment),
-            confirmed_by_customer: true,
-            contact: req.contact.clone(),
-            fees_acknowledged: None,
-        },
-    )?;
-    let slot_end = req.slot_start + Duration::minutes(i64::from(cfg.policies.slot_minutes));
-    let mut rng = rand::rng();
-    let code = loop {
-        let code: String = (0..CODE_LEN)
-            .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-            .collect();
-        let taken: bool = ctx.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM appointments WHERE code = ?1)",
-            [&code],
-            |r| r.get(0),
-        )?;
-        if !taken {
-            break code;
-        }
-    };
-    ctx.conn.execute(
-        "INSERT INTO appointments (code, service, slot_start, slot_end, state, request_id, created_at, created_by)
-         VALUES (?1, ?2, ?3, ?4, 'booked', ?5, ?6, ?7)",
-        params![
-            code,
-            req.service.code(),
-            req.slot_start,
-            slot_end,
-            request.id,
-            ctx.now,
-            session.staff_id
-        ],
-    )?;
-    let id = ctx.conn.last_insert_rowid();
-    ctx.emit(HubEvent::AppointmentBooked {
-        appointment_id: id,
-        request_id: request.id,
-        service: req.service,
-        slot_start: req.slot_start,
-    })?;
-    ctx.audit(
-        &actor,
-        "appointment_book",
-        &format!("appointment {id} for request {}", request.id),
-    )?;
-    load_appointment(ctx.conn, "id = ?1", [id])?
-        .ok_or_else(|| StoreError::Internal("appointment vanished".into()))
-}
-
-/// GB/T 8.1: a booked customer checks in at the kiosk and gets an appointment-priority
-/// ticket, within the configured early/late window. Checking in twice gives the same
-/// ticket back.
-pub fn check_in(
-    ctx: &mut WriteCtx<'_>,
-    cfg: &Config,
-    req: &CheckIn,
-) -> Result<CheckedIn, StoreError> {
-    check_device(&req.device)?;
-    let a = appointment_by_code(ctx.conn, &req.code)?;
-    match a.state {
-        AppointmentState::CheckedIn => {
-            let ticket_id = a
-                .ticket_id
-                .ok_or_else(|| StoreError::Corrupt("checked in without a ticket".into()))?;
-            let ticket = read_ticket(ctx.conn, ticket_id)?;
-            let people_ahead = people_ahead(ctx.conn, &ticket)?;
-            return Ok(CheckedIn {
-                appointment: a,
-                ticket: protocol::IssuedTicket {
-                    estimated_wait_secs: 0,
-                    people_ahead,
-                    seq: super::outbox::last_seq(ctx.conn)?,
-                    ticket,
-                },
-                again: true,
-            });
-        }
-        AppointmentState::Cancelled | AppointmentState::NoShow => {
-            return Err(StoreError::Rule(
-                "appointment_closed",
-                format!(
-                    "appointment {} was {}: please ask at a counter",
-                    a.code,
-                    if a.state == AppointmentState::Cancelled {
-                        "cancelled"
-                    } else {
-                        "missed"
-                    }
-                ),
-            ));
-        }
-        AppointmentState::Booked => {}
-    }
-    let opens = a.slot_start - Duration::minutes(i64::from(cfg.policies.early_minutes));
-    let closes = a.slot_start + Duration::minutes(i64::from(cfg.policies.late_minutes));
-    let local = |t: DateTime<Utc>| {
-        t.with_timezone(&cfg.centre.utc_offset)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
-    if ctx.now < opens {
-        return Err(StoreError::Rule(
-            "too_early",
-            format!(
-                "check-in for {} opens at {}; please come back then or take a normal ticket",
-                a.code,
-                local(opens)
-            ),
-        ));
-    }
-    if ctx.now > closes {
-        return Err(StoreError::Rule(
-            "too_late",
-            format!(
-                "check-in for {} closed at {}; please take a normal ticket or ask at a counter",
-                a.code,
-                local(closes)
-            ),
-        ));
-    }
-    let ticket = issue_ticket(
-        ctx,
-        cfg,
-        &IssueTicket {
-            service: a.service,
-            class: PriorityClass::Appointment,
-            channel: domain::Channel::OnSite,
-            device: req.device.clone(),
-        },
-    )?;
-    ctx.conn.execute(
-        "UPDATE appointments SET state = 'checked_in', ticket_id = ?2 WHERE id = ?1",
-        params![a.id, ticket.ticket.id],
-    )?;
-    ctx.conn.execute(
-        "UPDATE requests SET ticket_id = ?2 WHERE id = ?1",
-        params![a.request_id, ticket.ticket.id],
-    )?;
-    ctx.emit(HubEvent::AppointmentCheckedIn {
-        appointment_id: a.id,
-        ticket_id: ticket.ticket.id,
-    })?;
-    let appointment = load_appointment(ctx.conn, "id = ?1", [a.id])?
-        .ok_or_else(|| StoreError::Internal("appointment vanished".into()))?;
-    Ok(CheckedIn {
-        appointment,
-        ticket,
-        again: false,
-    })
-}
-
-fn people_ahead(conn: &Connection, t: &TicketView) -> Result<u32, StoreError> {
-    if t.state != TicketState::Waiting {
-        return Ok(0);
-    }
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM tickets WHERE state = 'waiting' AND service = ?1 AND id <> ?2
-             AND day_id = (SELECT day_id FROM tickets WHERE id = ?2)
-             AND queue_key < (SELECT queue_key FROM tickets WHERE id = ?2)",
-        )?
-        .query_row(params![t.service.code(), t.id], |r| r.get(0))?)
-}
-
 // ------------------------------------------------------------------ ratings
 
 fn check_score(score: u8, field: &str) -> Result<(), StoreError> {
@@ -598,7 +300,11 @@ pub fn rate_ticket(
     if req.reasons.len() > RatingReason::ALL.len() {
         return Err(StoreError::invalid("reasons", "each reason at most once"));
     }
-    if req.comment.as_ref().is_some_and(|c| c.chars().count() > 500) {
+    if req
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > 500)
+    {
         return Err(StoreError::invalid("comment", "at most 500 characters"));
     }
     let ticket = read_ticket(ctx.conn, ticket_id)?;
@@ -903,7 +609,11 @@ pub fn record_follow_up(
         "follow_up",
         &format!(
             "request {request_id}: {}",
-            if req.reached { "reached" } else { "not reached" }
+            if req.reached {
+                "reached"
+            } else {
+                "not reached"
+            }
         ),
     )?;
     if req.reached {

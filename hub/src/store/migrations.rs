@@ -302,6 +302,51 @@ CREATE TABLE follow_ups (
     at         TEXT NOT NULL
 );
 "#,
+    // 3: appointment history and slot lookups (GB/T 8.1); the text-message queue with
+    // opt-outs (4.2.2, 5.4); the language a customer reads.
+    r#"
+ALTER TABLE customers ADD COLUMN lang TEXT NOT NULL DEFAULT 'zh';
+
+CREATE INDEX appointments_by_slot ON appointments (service, slot_start);
+CREATE TABLE appointment_changes (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    appointment_id INTEGER NOT NULL REFERENCES appointments(id),
+    kind           TEXT NOT NULL,
+    at             TEXT NOT NULL,
+    staff_id       TEXT,
+    from_slot      TEXT,
+    to_slot        TEXT,
+    reason         TEXT
+);
+CREATE TRIGGER appointment_changes_kept BEFORE DELETE ON appointment_changes
+BEGIN SELECT RAISE(ABORT, 'appointment history is kept'); END;
+
+CREATE TABLE sms_messages (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- One message per purpose and subject: a retry never queues a second copy.
+    dedupe_key     TEXT NOT NULL UNIQUE,
+    customer_id    INTEGER NOT NULL REFERENCES customers(id),
+    kind           TEXT NOT NULL,
+    text           TEXT NOT NULL,
+    not_before     TEXT NOT NULL,
+    ticket_id      INTEGER,
+    appointment_id INTEGER,
+    request_id     INTEGER,
+    state          TEXT NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    leased_until   TEXT,
+    leased_by      TEXT,
+    last_error     TEXT,
+    reason         TEXT,
+    created_at     TEXT NOT NULL,
+    sent_at        TEXT
+);
+CREATE INDEX sms_by_state ON sms_messages (state, not_before);
+CREATE TABLE sms_opt_outs (
+    phone TEXT PRIMARY KEY,
+    at    TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

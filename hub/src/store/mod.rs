@@ -10,14 +10,16 @@
 //! Never holds business rules that belong in `domain`; never lets a closure's panic take
 //! the writer down.
 
+pub mod appointments;
 mod audit;
 mod clock;
 mod customers;
-pub mod desk;
 pub mod day;
+pub mod desk;
 mod migrations;
 mod outbox;
 mod requests;
+pub mod sms;
 mod staff;
 mod tickets;
 
@@ -33,8 +35,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use audit::{AuditEntry, verify_chain};
 pub use clock::{Clock, ClockStamp};
-pub use day::current_day;
 pub use customers::reveal_contact;
+pub use day::current_day;
 pub use staff::{Actor, Session, hash_token};
 
 /// Most closures committed together in one transaction.

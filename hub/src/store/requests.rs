@@ -385,6 +385,10 @@ pub fn advance_request(
         }
         _ => {}
     }
+    // GB/T 4.1.2: the customer hears the result.
+    if super::sms::is_result_stage(to) {
+        super::sms::on_request_resolved(ctx, cfg, id, current.service)?;
+    }
     ctx.emit(HubEvent::RequestAdvanced {
         request_id: id,
         from: current.stage,
