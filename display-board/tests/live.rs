@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestBoard, TestHub};
+use common::TestBoard;
 use display_board::model::{Connection, Zone};
 use display_board::subscriber::{BoardUpdate, lock};
 use domain::{Channel, PriorityClass, ServiceType};
@@ -34,7 +34,7 @@ fn numbers(board: &display_board::subscriber::SharedBoard) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_appears_on_a_subscribed_board_within_milliseconds() {
-    let hub = TestHub::start().await;
+    let hub = common::start_hub().await;
     let (sup, _) = hub.login("sup", Some(3)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let mut board = TestBoard::start(&hub.url, Zone::default());
@@ -83,7 +83,7 @@ async fn a_call_appears_on_a_subscribed_board_within_milliseconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_that_was_away_shows_exactly_the_calls_it_missed_once() {
-    let hub = TestHub::start().await;
+    let hub = common::start_hub().await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     for _ in 0..6 {
@@ -132,7 +132,7 @@ async fn a_board_that_was_away_shows_exactly_the_calls_it_missed_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_marks_the_hub_away_and_resumes_by_itself_when_it_returns() {
-    let hub = TestHub::start().await;
+    let hub = common::start_hub().await;
     let (sup, _) = hub.login("sup", Some(2)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     for _ in 0..3 {
@@ -162,7 +162,7 @@ async fn a_board_marks_the_hub_away_and_resumes_by_itself_when_it_returns() {
         ["D001"],
         "the board keeps showing what it knew"
     );
-    let hub = TestHub::start_at(dir, addr).await;
+    let hub = common::start_hub_at(dir, addr).await;
     board
         .wait_for(|u| *u == BoardUpdate::Connection(Connection::Live))
         .await;
@@ -178,7 +178,7 @@ async fn a_board_marks_the_hub_away_and_resumes_by_itself_when_it_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zone_board_ignores_other_counters() {
-    let hub = TestHub::start().await;
+    let hub = common::start_hub().await;
     let (c1, _) = hub.login("sup", Some(1)).await;
     c1.open_day(&OpenDay::default()).await.unwrap();
     for _ in 0..2 {
@@ -257,7 +257,7 @@ impl Blackhole {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_notices_a_half_open_connection_and_comes_back() {
-    let hub = TestHub::start().await;
+    let hub = common::start_hub().await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let proxy = Blackhole::start(hub.addr).await;

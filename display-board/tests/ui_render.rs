@@ -48,6 +48,10 @@ fn demo_model(now: Now) -> BoardModel {
                 paid: *s == ServiceType::Repair,
                 reply_within_minutes: 60,
                 resolve_within_hours: 168,
+                wait_limit_minutes: 30,
+                description_zh: String::new(),
+                description_en: String::new(),
+                fee_digest: String::new(),
                 fees: if *s == ServiceType::Repair {
                     vec![FeeItem {
                         code: "inspection".into(),

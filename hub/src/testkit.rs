@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -57,6 +58,7 @@ skills = [{{ skill = "repair" }}, {{ skill = "installation" }}, {{ skill = "comp
 /// A running hub; stop it with [`TestHub::stop`] to restart on the same data.
 pub struct TestHub {
     pub url: String,
+    pub addr: SocketAddr,
     pub client: HubClient,
     pub dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -78,15 +80,37 @@ impl TestHub {
 
     /// A hub on the data in `dir`; `open_day` opens today's business day if none is open.
     pub async fn start_in(dir: PathBuf, cfg: Config, open_day: bool) -> TestHub {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        TestHub::start_with(dir, cfg, crate::store::Clock::new(true), open_day, any).await
+    }
+
+    /// The general form: a given clock, and a given address (port 0 for any; a fixed
+    /// address is retried for a while, so a restarted hub can take its old port back).
+    pub async fn start_with(
+        dir: PathBuf,
+        cfg: Config,
+        clock: crate::store::Clock,
+        open_day: bool,
+        addr: SocketAddr,
+    ) -> TestHub {
+        let mut listener = None;
+        for _ in 0..100 {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        let listener = listener.unwrap_or_else(|| panic!("could not bind {addr}"));
+        let addr = listener.local_addr().expect("local addr");
+        let url = format!("http://{addr}");
         let (stop, stopped) = oneshot::channel::<()>();
         let opts = HubOptions {
             data_dir: dir.clone(),
             config: cfg,
-            clock: Some(crate::store::Clock::new(true)),
+            clock: Some(clock),
             open_day_on_start: open_day,
         };
         let task = tokio::spawn(crate::run(listener, opts, async move {
@@ -101,6 +125,7 @@ impl TestHub {
         }
         TestHub {
             url,
+            addr,
             client,
             dir,
             stop: Some(stop),

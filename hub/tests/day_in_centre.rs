@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestHub, code, config};
+use common::{code, config};
 use domain::{Channel, PriorityClass, ServiceType, TicketState};
 use protocol::{HubClient, IssueTicket, IssuedTicket, OpenDay, TicketView, TransferTicket};
 
@@ -69,7 +69,7 @@ async fn next_number(c: &HubClient) -> Option<String> {
 async fn a_day_in_the_centre() {
     use PriorityClass::*;
     use ServiceType::*;
-    let hub = TestHub::start(config(STAFF)).await;
+    let hub = common::start(config(STAFF)).await;
     let kiosk = hub.client.clone();
 
     // Nothing can be issued before the day is opened explicitly.

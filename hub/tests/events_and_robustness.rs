@@ -58,7 +58,7 @@ async fn assert_quiet(ws: &mut Ws) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_board_that_reconnects_sees_each_missed_event_exactly_once() {
-    let hub = TestHub::start(config("")).await;
+    let hub = common::start(config("")).await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let snapshot = hub.client.queue().await.unwrap();
@@ -130,7 +130,7 @@ async fn a_board_that_reconnects_sees_each_missed_event_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_wrong_pins_lock_the_account() {
-    let hub = TestHub::start(config(
+    let hub = common::start(config(
         "[security]\nmax_failed_logins = 3\nlockout_minutes = 10\n",
     ))
     .await;
@@ -148,7 +148,7 @@ async fn repeated_wrong_pins_lock_the_account() {
     }
     assert_eq!(code(hub.client.login(&attempt("0000")).await), "locked_out");
     // Guesses sent all at once get no extra tries either.
-    let other = TestHub::start(config(
+    let other = common::start(config(
         "[security]\nmax_failed_logins = 3\nlockout_minutes = 10\n",
     ))
     .await;
@@ -183,7 +183,7 @@ async fn repeated_wrong_pins_lock_the_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unprinted_tickets_are_offered_for_reprint_or_void_after_a_restart() {
-    let hub = TestHub::start(config("")).await;
+    let hub = common::start(config("")).await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let printed = hub
@@ -207,7 +207,7 @@ async fn unprinted_tickets_are_offered_for_reprint_or_void_after_a_restart() {
         .unwrap();
     let dir = hub.stop().await;
 
-    let hub = common::TestHub::start_in(dir, config("")).await;
+    let hub = TestHub::start_in(dir, config(""), false).await;
     let health = hub.client.health().await.unwrap();
     assert_eq!(health.unprinted_tickets, 2);
     let (sup, _) = hub.login("sup", Some(1)).await;
@@ -244,7 +244,7 @@ async fn unprinted_tickets_are_offered_for_reprint_or_void_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_problem_body_never_a_crash() {
-    let hub = TestHub::start(config("")).await;
+    let hub = common::start(config("")).await;
     let (sup, s) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let http = reqwest::Client::new();
@@ -361,7 +361,7 @@ async fn the_day_opens_by_itself_only_on_a_trusted_clock() {
     let unsynced =
         hub::store::Clock::with_flag(false, "/nonexistent/servicehall-timesync-flag".into());
     let dir = tempfile::tempdir().unwrap().keep();
-    let hub = TestHub::start_with_clock(dir.clone(), cfg.clone(), unsynced).await;
+    let hub = common::start_with_clock(dir.clone(), cfg.clone(), unsynced).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let h = hub.client.health().await.unwrap();
     assert!(!h.clock_synced);
@@ -377,7 +377,7 @@ async fn the_day_opens_by_itself_only_on_a_trusted_clock() {
     // Synchronised (here: the sync flag file exists): the day opens at the configured time.
     let flag = dir.join("synchronized");
     std::fs::write(&flag, b"").unwrap();
-    let hub = TestHub::start_with_clock(dir, cfg, hub::store::Clock::with_flag(false, flag)).await;
+    let hub = common::start_with_clock(dir, cfg, hub::store::Clock::with_flag(false, flag)).await;
     let mut day = None;
     for _ in 0..50 {
         day = hub.client.health().await.unwrap().day;

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{TestHub, code, config};
+use common::{code, config};
 use domain::{Channel, Fen, RequestStage, ServiceType};
 use protocol::{
     AcknowledgeQuote, CreateRequest, Intake, MakeQuote, OpenDay, PaymentMethod, QuoteItem,
@@ -38,7 +38,7 @@ fn new_request(service: ServiceType, channel: Channel) -> CreateRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paid_repair_from_phone_call_to_evaluation() {
-    let hub = TestHub::start(config("")).await;
+    let hub = common::start(config("")).await;
     let (sup, _) = hub.login("sup", Some(2)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
 
@@ -311,7 +311,7 @@ async fn refund_due_date_skips_the_centres_holidays() {
     let cfg = config(&extra);
     let expected = cfg.calendar.refund_due_date(today);
     assert!(expected > domain::WorkCalendar::default().refund_due_date(today));
-    let hub = TestHub::start(cfg).await;
+    let hub = common::start(cfg).await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     let r = sup
@@ -349,7 +349,7 @@ async fn refund_due_date_skips_the_centres_holidays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn free_consultation_needs_no_quote_and_appointments_start_early() {
-    let hub = TestHub::start(config("")).await;
+    let hub = common::start(config("")).await;
     let (sup, _) = hub.login("sup", Some(1)).await;
     sup.open_day(&OpenDay::default()).await.unwrap();
     // GB/T 4.2.3: free services start processing without a quote.

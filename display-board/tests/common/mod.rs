@@ -1,5 +1,5 @@
-//! A real hub on 127.0.0.1 with its database in a temp dir (the pattern of
-//! `hub/tests/common`), plus a board following it.
+//! A real hub on 127.0.0.1 (`hub::testkit`) with its database in a temp dir, plus a
+//! board following it.
 
 #![allow(dead_code)]
 
@@ -10,119 +10,29 @@ use std::time::Duration;
 
 use display_board::model::{BoardModel, Zone};
 use display_board::subscriber::{self, BoardUpdate, SharedBoard, SubscriberOptions};
-use protocol::{HubClient, Login, SessionView};
+use protocol::HubClient;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub(crate) struct TestHub {
-    pub(crate) url: String,
-    pub(crate) addr: SocketAddr,
-    pub(crate) client: HubClient,
-    pub(crate) dir: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), hub::HubError>>>,
+pub(crate) use hub::testkit::TestHub;
+
+/// A hub in a fresh temp dir with the test centre (supervisor `sup`, PIN 1234), no
+/// business day open yet.
+pub(crate) async fn start_hub() -> TestHub {
+    let dir = tempfile::tempdir().unwrap().keep();
+    TestHub::start_in(dir, hub::testkit::config(""), false).await
 }
 
-pub(crate) fn pin_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hub::auth::hash_secret("1234").unwrap())
-}
-
-/// A centre with a supervisor `sup` who may serve everything (PIN 1234).
-pub(crate) fn config() -> hub::Config {
-    let text = r#"
-[centre]
-id = "test-centre"
-name_zh = "测试服务中心"
-name_en = "Test Service Centre"
-
-[[staff]]
-id = "sup"
-name = "Supervisor"
-role = "supervisor"
-secret_hash = "{PIN}"
-skills = [{ skill = "repair" }, { skill = "installation" }, { skill = "complaint_handling" }]
-"#
-    .replace("{PIN}", pin_hash());
-    hub::Config::from_toml_str(&text, "test.toml").unwrap()
-}
-
-impl TestHub {
-    pub(crate) async fn start() -> TestHub {
-        let dir = tempfile::tempdir().unwrap().keep();
-        TestHub::start_at(dir, "127.0.0.1:0".parse().unwrap()).await
-    }
-
-    /// Starts on `addr` (port 0 for any) with the database in `dir`.
-    pub(crate) async fn start_at(dir: PathBuf, addr: SocketAddr) -> TestHub {
-        let mut listener = None;
-        for _ in 0..100 {
-            match tokio::net::TcpListener::bind(addr).await {
-                Ok(l) => {
-                    listener = Some(l);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-        let listener = listener.expect("could not bind the hub's address");
-        let addr = listener.local_addr().unwrap();
-        let url = format!("http://{addr}");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let opts = hub::HubOptions {
-            data_dir: dir.clone(),
-            config: config(),
-            clock: Some(hub::store::Clock::new(true)),
-            open_day_on_start: false,
-        };
-        let task = tokio::spawn(hub::run(listener, opts, async move {
-            let _ = stopped.await;
-        }));
-        let client = HubClient::new(url.clone());
-        for _ in 0..200 {
-            if client.health().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        TestHub {
-            url,
-            addr,
-            client,
-            dir,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    pub(crate) async fn login(
-        &self,
-        staff_id: &str,
-        counter: Option<u32>,
-    ) -> (HubClient, SessionView) {
-        let s = self
-            .client
-            .login(&Login {
-                staff_id: staff_id.into(),
-                secret: "1234".into(),
-                counter,
-                device: Some(format!("counter-{}", counter.unwrap_or(0))),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("login {staff_id}: {e}"));
-        (self.client.with_token(s.token.clone()), s)
-    }
-
-    /// Graceful stop; returns the data dir for a restart.
-    pub(crate) async fn stop(mut self) -> PathBuf {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            t.await.unwrap().unwrap();
-        }
-        self.dir.clone()
-    }
+/// A hub on the data in `dir`, bound to `addr` (a restart takes its old port back).
+pub(crate) async fn start_hub_at(dir: PathBuf, addr: SocketAddr) -> TestHub {
+    TestHub::start_with(
+        dir,
+        hub::testkit::config(""),
+        hub::store::Clock::new(true),
+        false,
+        addr,
+    )
+    .await
 }
 
 /// A board model following a hub through the real subscriber.
