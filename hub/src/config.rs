@@ -1018,6 +1018,13 @@ mod tests {
         );
         assert_eq!(c.service(ServiceType::Repair).unwrap().fees.len(), 2);
         assert_eq!(c.day.auto_open_at, NaiveTime::from_hms_opt(8, 30, 0));
+        let repair = c.service(ServiceType::Repair).unwrap();
+        assert_eq!(repair.wait_limit_minutes, 30);
+        assert!(repair.description_en.starts_with("Appliance"));
+        assert!(c.knowledge.faqs.iter().any(|f| f.id == "parking"));
+        assert!(c.knowledge.faqs.iter().any(|f| f.id == "warranty_period"));
+        assert!(c.knowledge.categories.iter().any(|k| k.code == "water_heater"));
+        assert_eq!((c.policies.slot_minutes, c.sms.turn_near_ahead), (30, 3));
     }
 
     #[test]
