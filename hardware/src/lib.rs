@@ -16,4 +16,5 @@ pub mod gpio;
 pub use domain::mask;
 pub mod printer;
 pub mod pty;
+pub mod sms;
 pub mod terminal;
