@@ -54,6 +54,17 @@ enum Command {
         #[arg(long)]
         fullscreen: bool,
     },
+    /// Send the hub's text messages through a GSM modem (GB/T 4.2.2).
+    Sms {
+        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        hub: String,
+        /// The modem's serial device (e.g. /dev/ttyUSB2), or `sim` for the simulator.
+        #[arg(long, env = "SERVICEHALL_MODEM")]
+        modem: String,
+        /// This agent's name at the hub.
+        #[arg(long, default_value = "sms-agent")]
+        device: String,
+    },
     /// Read a PIN or password on standard input and print its argon2id hash for the config.
     HashSecret,
     /// Check a configuration file and say what is wrong with it.
@@ -72,6 +83,29 @@ enum AuditCommand {
         #[arg(long, env = "SERVICEHALL_DATA_DIR")]
         data_dir: PathBuf,
     },
+}
+
+fn run_sms_agent(hub: String, modem: &str, device: String) -> Result<()> {
+    let backend = if modem == "sim" {
+        hardware::sms::SmsBackend::Simulated
+    } else {
+        hardware::sms::SmsBackend::Modem {
+            device: modem.to_owned(),
+        }
+    };
+    let gateway = hardware::sms::open(&backend, hardware::sms::ModemConfig::default())
+        .with_context(|| format!("opening the SMS modem {modem}"))?;
+    let opts = servicehall::sms_agent::AgentOptions {
+        hub_url: hub,
+        device,
+        ..Default::default()
+    };
+    tokio::runtime::Runtime::new()?.block_on(servicehall::sms_agent::run(
+        opts,
+        gateway,
+        shutdown_signal(),
+    ));
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -112,6 +146,7 @@ fn main() -> Result<()> {
             },
             shutdown_signal(),
         ),
+        Some(Command::Sms { hub, modem, device }) => run_sms_agent(hub, &modem, device),
         Some(Command::HashSecret) => {
             let mut secret = String::new();
             std::io::stdin()
@@ -267,6 +302,24 @@ fn all_in_one() -> Result<()> {
         let _ = stop_tx.send(true);
     });
     let serving = rt.spawn(hub.serve(listener, stopped(stop_rx.clone())));
+    // Text messages go to the simulated GSM modem (a real one: `servicehall sms`).
+    match hardware::sms::open(
+        &hardware::sms::SmsBackend::Simulated,
+        hardware::sms::ModemConfig::default(),
+    ) {
+        Ok(gateway) => {
+            eprintln!("  sms:     simulated GSM modem");
+            rt.spawn(servicehall::sms_agent::run(
+                servicehall::sms_agent::AgentOptions {
+                    hub_url: hub_url.clone(),
+                    ..Default::default()
+                },
+                gateway,
+                stopped(stop_rx.clone()),
+            ));
+        }
+        Err(e) => eprintln!("  sms:     the simulated modem did not start: {e}"),
+    }
     if display {
         // Slint's event loop owns the main thread; the hub keeps serving on the runtime.
         let board = display_board::run(
