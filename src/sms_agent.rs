@@ -37,12 +37,14 @@ impl Default for AgentOptions {
     }
 }
 
-/// What the modem's answer means for the queue.
-pub fn outcome_of(result: &Result<usize, SmsError>) -> SmsResult {
+/// What the modem's answer means for the queue, as reported by agent `device`.
+pub fn outcome_of(result: &Result<usize, SmsError>, device: &str) -> SmsResult {
+    let device = Some(device.to_owned());
     match result {
         Ok(parts) => SmsResult {
             outcome: SmsOutcome::Sent,
             detail: Some(format!("{parts} part(s)")),
+            device,
         },
         Err(e) => SmsResult {
             outcome: match e.disposition() {
@@ -51,6 +53,7 @@ pub fn outcome_of(result: &Result<usize, SmsError>) -> SmsResult {
                 Disposition::MaybeSent => SmsOutcome::Unknown,
             },
             detail: Some(e.to_string()),
+            device,
         },
     }
 }
@@ -133,7 +136,7 @@ pub async fn run(
             Ok(Some(msg)) => {
                 let (g, result) = send(gateway, &msg).await;
                 gateway = g;
-                let report = outcome_of(&result);
+                let report = outcome_of(&result, &opts.device);
                 match &result {
                     Ok(parts) => tracing::info!("sms {}: sent ({parts} part(s))", msg.id),
                     Err(e) => tracing::warn!("sms {}: {e}", msg.id),

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod estimate;
 pub mod mask;
 pub mod money;
+pub mod phone;
 pub mod queue;
 pub mod request;
 pub mod service;

@@ -950,6 +950,13 @@ impl Config {
         self.opening_hours.get(key).copied()
     }
 
+    /// `at` in the centre's local time, formatted with `fmt` (chrono's strftime syntax).
+    pub fn local_format(&self, at: chrono::DateTime<chrono::Utc>, fmt: &str) -> String {
+        at.with_timezone(&self.centre.utc_offset)
+            .format(fmt)
+            .to_string()
+    }
+
     /// The centre's local date of `at` (business dates are local).
     pub fn local_date(&self, at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
         at.with_timezone(&self.centre.utc_offset).date_naive()
@@ -1023,7 +1030,12 @@ mod tests {
         assert!(repair.description_en.starts_with("Appliance"));
         assert!(c.knowledge.faqs.iter().any(|f| f.id == "parking"));
         assert!(c.knowledge.faqs.iter().any(|f| f.id == "warranty_period"));
-        assert!(c.knowledge.categories.iter().any(|k| k.code == "water_heater"));
+        assert!(
+            c.knowledge
+                .categories
+                .iter()
+                .any(|k| k.code == "water_heater")
+        );
         assert_eq!((c.policies.slot_minutes, c.sms.turn_near_ahead), (30, 3));
     }
 

@@ -205,6 +205,10 @@ async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiv
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
+        // A clock that is wrong would turn future appointments into no-shows.
+        if !store.clock().synced() {
+            continue;
+        }
         let cfg = cfg.clone();
         let result = store
             .write(move |ctx| {

@@ -256,6 +256,7 @@ async fn settle(hub: &TestHub, m: &SmsToSend, outcome: SmsOutcome) -> SmsView {
             &SmsResult {
                 outcome,
                 detail: None,
+                device: Some("sms-agent".into()),
             },
         )
         .await
@@ -385,6 +386,7 @@ async fn a_down_modem_delays_an_unknown_outcome_is_not_resent_and_opt_out_stops(
             &SmsResult {
                 outcome: SmsOutcome::Sent,
                 detail: None,
+                device: Some("another-agent".into()),
             },
         )
         .await;
@@ -398,15 +400,6 @@ async fn a_down_modem_delays_an_unknown_outcome_is_not_resent_and_opt_out_stops(
         })
         .await
         .unwrap();
-    let all = clerk.sms_messages().await.unwrap();
-    let reminder = all
-        .iter()
-        .find(|m| m.kind == "appointment_reminder")
-        .map(|m| (m.state.as_str(), m.reason.as_deref()));
-    if let Some(r) = reminder {
-        assert_eq!(r, ("dropped", Some("customer checked in")));
-    }
-
     // GB/T 4.1.2: the result is reported when the request is resolved...
     let req = clerk.request(a.request_id).await.unwrap();
     assert_eq!(req.stage, RequestStage::Appointment);
@@ -470,19 +463,181 @@ async fn messages_to_one_phone_are_rate_limited() {
     ))
     .await;
     let first = intake_with_phone(&hub, "13700000009").await;
-    let second = intake_with_phone(&hub, "13700000009").await;
+    // Written another way: still the same phone.
+    let second = intake_with_phone(&hub, "+86 137-0000-0009").await;
     let m = lease(&hub).await.unwrap();
     assert!(m.text.contains(&first.ticket.ticket.number));
     settle(&hub, &m, SmsOutcome::Sent).await;
-    // The second ticket's message waits: one per hour to this phone.
+    // The second ticket's message waits: one per hour to this phone. Another phone's
+    // message is not held up behind it.
+    let other = intake_with_phone(&hub, "13600000001").await;
+    let m = lease(&hub).await.unwrap();
+    assert!(m.text.contains(&other.ticket.ticket.number), "{}", m.text);
+    settle(&hub, &m, SmsOutcome::Sent).await;
     assert!(lease(&hub).await.is_none());
+    // An hour later the limit would allow it, but "turn is near" cannot wait that long:
+    // its count is out of date, so it is dropped rather than sent late.
     let next = at_offset(&hub, Duration::minutes(61), |ctx| {
         hub::store::sms::lease(
             ctx,
             &config("[sms]\nturn_near_ahead = 5\nper_phone_per_hour = 1\n"),
             "sms-agent",
         )
+    });
+    assert!(next.is_none());
+    let (clerk, _) = hub.login("sup", Some(1)).await;
+    let stale = clerk
+        .sms_messages()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.text.contains(&second.ticket.ticket.number))
+        .unwrap();
+    assert_eq!(stale.state, "dropped");
+    assert!(stale.reason.unwrap().starts_with("too late"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_appointment_is_confirmed_again_and_never_with_the_old_time() {
+    let hub = TestHub::start(config(
+        "[sms]\nturn_near_ahead = 0\nreminder_minutes = 60\n",
+    ))
+    .await;
+    let (clerk, _) = hub.login("sup", Some(1)).await;
+    // Far enough ahead for a reminder.
+    let first = slot_after(
+        &hub.client,
+        ServiceType::Repair,
+        Utc::now() + Duration::hours(3),
+    )
+    .await;
+    let a = clerk
+        .create_appointment(&booking(
+            ServiceType::Repair,
+            first.start,
+            Some("13500000001"),
+        ))
+        .await
+        .unwrap();
+    let queued = clerk.sms_messages().await.unwrap();
+    let reminder = queued
+        .iter()
+        .find(|m| m.kind == "appointment_reminder")
+        .expect("a reminder is queued");
+    assert_eq!(reminder.state, "pending");
+    assert_eq!(reminder.not_before, first.start - Duration::minutes(60));
+
+    // The confirmation is with the modem when the customer moves the appointment.
+    let out = lease(&hub).await.unwrap();
+    assert!(out.text.contains("预约成功"));
+    let second = slot_after(
+        &hub.client,
+        ServiceType::Repair,
+        first.end + Duration::hours(1),
+    )
+    .await;
+    let reschedule = |at| Reschedule {
+        slot_start: at,
+        reason: Some("客户要求".into()),
+    };
+    clerk
+        .reschedule(&a.code, &reschedule(second.start))
+        .await
+        .unwrap();
+    // The modem had no network: the old text comes back, and is dropped, not sent late.
+    settle(&hub, &out, SmsOutcome::Retry).await;
+    let later = at_offset(&hub, Duration::minutes(10), |ctx| {
+        hub::store::sms::lease(ctx, &config(""), "sms-agent")
     })
     .unwrap();
-    assert!(next.text.contains(&second.ticket.ticket.number));
+    let when_second = second
+        .start
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%H:%M")
+        .to_string();
+    assert!(
+        later.text.contains(&when_second),
+        "{} vs {when_second}",
+        later.text
+    );
+    assert_ne!(later.id, out.id);
+    settle(&hub, &later, SmsOutcome::Sent).await;
+    // The old text is looked at next, and dropped rather than sent.
+    let nothing = at_offset(&hub, Duration::minutes(10), |ctx| {
+        hub::store::sms::lease(ctx, &config(""), "sms-agent")
+    });
+    assert!(nothing.is_none());
+    let all = clerk.sms_messages().await.unwrap();
+    let old = all.iter().find(|m| m.id == out.id).unwrap();
+    assert_eq!(
+        (old.state.as_str(), old.reason.as_deref()),
+        ("dropped", Some("appointment moved to another slot"))
+    );
+
+    // Back to the first slot: a new change, so a new confirmation for it.
+    clerk
+        .reschedule(&a.code, &reschedule(first.start))
+        .await
+        .unwrap();
+    let all = clerk.sms_messages().await.unwrap();
+    let pending: Vec<_> = all
+        .iter()
+        .filter(|m| m.state == "pending" && m.kind == "appointment_confirmation")
+        .collect();
+    assert_eq!(pending.len(), 1, "{all:?}");
+    let reminders: Vec<_> = all
+        .iter()
+        .filter(|m| m.state == "pending" && m.kind == "appointment_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(reminders[0].not_before, first.start - Duration::minutes(60));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_runs_out_is_unknown_until_its_agent_reports() {
+    let hub = TestHub::start(config("[sms]\nturn_near_ahead = 1\n")).await;
+    intake_with_phone(&hub, "13400000001").await;
+    let m = lease(&hub).await.unwrap();
+    // The agent goes quiet past its lease: the hub cannot know, so: unknown.
+    at_offset(&hub, Duration::minutes(3), |ctx| {
+        hub::store::sms::tick(ctx, &config(""))
+    });
+    let (clerk, _) = hub.login("sup", Some(1)).await;
+    assert_eq!(clerk.sms_messages().await.unwrap()[0].state, "unknown");
+    // Another agent cannot settle it; the one that held it can, late.
+    let foreign = hub
+        .client
+        .sms_result(
+            m.id,
+            &SmsResult {
+                outcome: SmsOutcome::Sent,
+                detail: None,
+                device: Some("rogue".into()),
+            },
+        )
+        .await;
+    assert_eq!(refusal_code(foreign), "not_leased");
+    assert_eq!(settle(&hub, &m, SmsOutcome::Sent).await.state, "sent");
+    assert_eq!(hub.client.health().await.unwrap().sms_unknown, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_in_international_form_stops_the_number_typed_at_the_kiosk() {
+    // GB/T 5.4
+    let hub = TestHub::start(config("[sms]\nturn_near_ahead = 1\n")).await;
+    intake_with_phone(&hub, "138 0000 0005").await;
+    // Its "turn is near" is queued...
+    at_offset(&hub, Duration::zero(), |ctx| {
+        hub::store::sms::tick(ctx, &config("[sms]\nturn_near_ahead = 1\n"))
+    });
+    // ...and the customer opts out with the number written the international way.
+    hub.client.sms_opt_out("+86 13800000005").await.unwrap();
+    assert!(lease(&hub).await.is_none());
+    let (clerk, _) = hub.login("sup", Some(1)).await;
+    let m = &clerk.sms_messages().await.unwrap()[0];
+    assert_eq!(
+        (m.state.as_str(), m.reason.as_deref()),
+        ("dropped", Some("customer opted out"))
+    );
+    assert_eq!(m.phone_masked, "138****0005");
 }

@@ -231,6 +231,19 @@ async fn a_finished_visit_is_rated_once() {
         refusal_code(hub.client.rate(t.id, &rate(0)).await),
         "invalid_field"
     );
+    // Each reason counts once: a repeated one is refused, not stored twice.
+    let twice = Rate {
+        reasons: vec![
+            RatingReason::LongWait,
+            RatingReason::Unfriendly,
+            RatingReason::LongWait,
+        ],
+        ..rate(2)
+    };
+    assert_eq!(
+        refusal_code(hub.client.rate(t.id, &twice).await),
+        "invalid_field"
+    );
     let r = hub.client.rate(t.id, &rate(5)).await.unwrap();
     assert_eq!(r.score, 5);
     assert_eq!(r.ticket_id, Some(t.id));
@@ -404,6 +417,27 @@ async fn agreements_are_versioned_and_follow_up_records_the_evaluation() {
     ] {
         tech.advance_request(id, stage).await.unwrap();
     }
+    // A request without a phone for service calls is not on the list (GB/T 5.4).
+    let anonymous = tech
+        .create_request(&CreateRequest {
+            service: ServiceType::Consultation,
+            channel: domain::Channel::Phone,
+            ticket_id: None,
+            intake: intake(),
+            start_stage: None,
+            confirmed_by_customer: true,
+            contact: None,
+            fees_acknowledged: None,
+        })
+        .await
+        .unwrap();
+    for stage in [
+        RequestStage::Processing,
+        RequestStage::Reply,
+        RequestStage::Archiving,
+    ] {
+        tech.advance_request(anonymous.id, stage).await.unwrap();
+    }
     let due = tech.follow_ups().await.unwrap();
     assert_eq!(due.iter().map(|d| d.request.id).collect::<Vec<_>>(), [id]);
     assert_eq!(due[0].attempts, 0);
@@ -425,6 +459,19 @@ async fn agreements_are_versioned_and_follow_up_records_the_evaluation() {
         refusal_code(tech.record_follow_up(id, &bad).await),
         "invalid_field"
     );
+    // Reached, but the customer will give their evaluation later...
+    let talked = RecordFollowUp {
+        reached: true,
+        note: "客户稍后评价".into(),
+        score: None,
+        reasons: vec![],
+    };
+    tech.record_follow_up(id, &talked).await.unwrap();
+    assert_eq!(
+        tech.request(id).await.unwrap().stage,
+        RequestStage::FollowUp
+    );
+    // ...and gives it on the next call.
     let reached = RecordFollowUp {
         reached: true,
         note: "安装满意".into(),

@@ -404,6 +404,7 @@ pub struct Health {
     /// Tickets issued but never confirmed printed: staff should reprint or void them.
     pub unprinted_tickets: i64,
     /// Device faults not yet cleared (printer out of paper, terminal down...).
+    #[serde(default)]
     pub alerts: Vec<AlertView>,
     /// Text messages waiting for the modem.
     #[serde(default)]
@@ -842,6 +843,10 @@ pub struct SmsResult {
     pub outcome: SmsOutcome,
     #[serde(default)]
     pub detail: Option<String>,
+    /// The agent that leased it: a result that arrives after the lease ran out is still
+    /// taken from the same agent when it says `sent` or `failed`.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

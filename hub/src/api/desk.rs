@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use protocol::*;
 
-use super::extract::{Body, Staff, parse_id};
+use super::extract::{Body, MaybeStaff, Staff, parse_id};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{self, StoreError, appointments, desk, sms};
 
@@ -74,9 +74,7 @@ pub(super) async fn appointment(
     Staff(_s): Staff,
     Path(code): Path<String>,
 ) -> ApiResult<AppointmentView> {
-    if code.len() > 32 {
-        return Err(StoreError::invalid("code", "at most 32 characters").into());
-    }
+    check_code(&code)?;
     Ok(Json(
         st.store
             .read(move |c| appointments::appointment_by_code(c, &code))
@@ -88,9 +86,7 @@ pub(super) async fn check_in(
     State(st): State<AppState>,
     Body(req): Body<CheckIn>,
 ) -> ApiResult<CheckedIn> {
-    if req.code.len() > 32 {
-        return Err(StoreError::invalid("code", "at most 32 characters").into());
-    }
+    check_code(&req.code)?;
     let cfg = st.cfg.clone();
     Ok(Json(
         st.store
@@ -145,8 +141,11 @@ pub(super) async fn counter_today(
 ) -> ApiResult<CounterToday> {
     let n = u32::try_from(parse_id(&n)?)
         .map_err(|_| ApiError::from(StoreError::invalid("counter", "not a counter number")))?;
+    let cfg = st.cfg.clone();
     Ok(Json(
-        st.store.read(move |c| desk::counter_today(c, n)).await?,
+        st.store
+            .read(move |c| desk::counter_today(c, &cfg, n))
+            .await?,
     ))
 }
 
@@ -247,6 +246,7 @@ pub(super) async fn reschedule(
     Path(code): Path<String>,
     Body(req): Body<Reschedule>,
 ) -> ApiResult<AppointmentView> {
+    check_code(&code)?;
     let cfg = st.cfg.clone();
     Ok(Json(
         st.store
@@ -261,6 +261,7 @@ pub(super) async fn cancel_appointment(
     Path(code): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<AppointmentView> {
+    check_code(&code)?;
     let r: Reason = super::extract::parse_optional_body(&body)?;
     Ok(Json(
         st.store
@@ -301,15 +302,28 @@ pub(super) async fn sms_messages(
     Ok(Json(st.store.read(sms::list).await?))
 }
 
+/// Says nothing about whether the number had messages waiting.
 pub(super) async fn sms_opt_out(
     State(st): State<AppState>,
+    MaybeStaff(s): MaybeStaff,
     Body(req): Body<SmsOptOut>,
 ) -> ApiResult<serde_json::Value> {
-    let dropped = st
-        .store
-        .write(move |ctx| sms::opt_out(ctx, &req.phone))
+    let actor = s.map_or_else(
+        || store::Actor {
+            staff_id: None,
+            device: Some("customer".into()),
+        },
+        |s| s.actor(),
+    );
+    st.store
+        .write(move |ctx| sms::opt_out(ctx, &actor, &req.phone))
         .await?;
-    Ok(Json(
-        serde_json::json!({ "opted_out": true, "dropped": dropped }),
-    ))
+    Ok(Json(serde_json::json!({ "opted_out": true })))
+}
+
+fn check_code(code: &str) -> Result<(), ApiError> {
+    if code.is_empty() || code.len() > 32 {
+        return Err(StoreError::invalid("code", "1 to 32 characters").into());
+    }
+    Ok(())
 }

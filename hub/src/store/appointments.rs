@@ -5,10 +5,10 @@
 //! once the window has passed, recorded once.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use domain::{PriorityClass, RequestStage, ServiceType, TicketState};
+use domain::{PriorityClass, RequestStage, ServiceType};
 use protocol::{
     AppointmentChange, AppointmentState, AppointmentView, CheckIn, CheckedIn, CreateAppointment,
-    CreateRequest, HubEvent, IssueTicket, IssuedTicket, Reschedule, SlotView, TicketView,
+    CreateRequest, HubEvent, IssueTicket, IssuedTicket, Reschedule, SlotView,
 };
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -22,6 +22,8 @@ use crate::config::Config;
 /// Confirmation codes avoid look-alike characters (0/O, 1/I/L) so they can be read out.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 const CODE_LEN: usize = 6;
+/// The furthest ahead a slot can be booked.
+const MAX_DAYS_AHEAD: i64 = 366;
 
 fn state_code(s: AppointmentState) -> &'static str {
     match s {
@@ -204,6 +206,12 @@ fn check_slot(
         return Err(StoreError::invalid(
             "slot_start",
             "an appointment is booked for a time still to come",
+        ));
+    }
+    if start > now + Duration::days(MAX_DAYS_AHEAD) {
+        return Err(StoreError::invalid(
+            "slot_start",
+            format!("appointments are booked at most {MAX_DAYS_AHEAD} days ahead"),
         ));
     }
     let day = start.with_timezone(&cfg.centre.utc_offset).date_naive();
@@ -429,6 +437,11 @@ pub fn sweep_no_shows(ctx: &mut WriteCtx<'_>, cfg: &Config) -> Result<u32, Store
             None,
             None,
         )?;
+        ctx.audit(
+            &Actor::system(),
+            "appointment_no_show",
+            &format!("appointment {id}"),
+        )?;
         ctx.emit(HubEvent::AppointmentChanged {
             appointment_id: *id,
             change: "no_show".into(),
@@ -455,7 +468,7 @@ pub fn check_in(
                 .ticket_id
                 .ok_or_else(|| StoreError::Corrupt("checked in without a ticket".into()))?;
             let ticket = read_ticket(ctx.conn, ticket_id)?;
-            let people_ahead = people_ahead(ctx.conn, &ticket)?;
+            let people_ahead = super::tickets::people_ahead(ctx.conn, ticket.id)?;
             return Ok(CheckedIn {
                 appointment: a,
                 ticket: IssuedTicket {
@@ -485,11 +498,7 @@ pub fn check_in(
     }
     let opens = a.slot_start - Duration::minutes(i64::from(cfg.policies.early_minutes));
     let closes = a.slot_start + Duration::minutes(i64::from(cfg.policies.late_minutes));
-    let local = |t: DateTime<Utc>| {
-        t.with_timezone(&cfg.centre.utc_offset)
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let local = |t: DateTime<Utc>| cfg.local_format(t, "%Y-%m-%d %H:%M");
     if ctx.now < opens {
         return Err(StoreError::Rule(
             "too_early",
@@ -553,16 +562,23 @@ pub fn check_in(
     })
 }
 
-/// Tickets of the same service ahead of `t` in the queue.
-pub(crate) fn people_ahead(conn: &Connection, t: &TicketView) -> Result<u32, StoreError> {
-    if t.state != TicketState::Waiting {
-        return Ok(0);
+/// GB/T 8.1: a request waiting for its appointment moves on only while the appointment
+/// stands; a cancelled or missed one closes that path.
+pub(crate) fn check_request_may_leave_appointment(
+    conn: &Connection,
+    request_id: i64,
+) -> Result<(), StoreError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM appointments WHERE request_id = ?1")?
+        .query_row([request_id], |r| r.get(0))
+        .optional()?;
+    match state.as_deref() {
+        Some("cancelled") | Some("no_show") => Err(StoreError::Rule(
+            "appointment_closed",
+            format!(
+                "the appointment of request {request_id} was cancelled or missed: book again or record a new request"
+            ),
+        )),
+        _ => Ok(()),
     }
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM tickets WHERE state = 'waiting' AND service = ?1 AND id <> ?2
-             AND day_id = (SELECT day_id FROM tickets WHERE id = ?2)
-             AND queue_key < (SELECT queue_key FROM tickets WHERE id = ?2)",
-        )?
-        .query_row(params![t.service.code(), t.id], |r| r.get(0))?)
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::mask::{mask_address, mask_name, mask_phone};
+use domain::phone::normalise_phone;
 use protocol::{Contact, ContactConsent, ContactView};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -12,14 +13,7 @@ use super::{Session, StoreError, WriteCtx};
 
 /// GB/T 5.4: a phone number is kept only for a purpose the customer agreed to.
 pub(crate) fn validate_contact(c: &Contact, field: &str) -> Result<(), StoreError> {
-    let phone = c.phone.trim();
-    let digits = phone.strip_prefix('+').unwrap_or(phone);
-    if digits.len() < 5 || digits.len() > 20 || !digits.chars().all(|ch| ch.is_ascii_digit()) {
-        return Err(StoreError::invalid(
-            &format!("{field}.phone"),
-            "a phone number is 5 to 20 digits, optionally starting with +",
-        ));
-    }
+    canonical_phone(&c.phone, &format!("{field}.phone"))?;
     if !c.consent.service_updates && !c.consent.queue_sms {
         return Err(StoreError::invalid(
             &format!("{field}.consent"),
@@ -45,6 +39,16 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The one stored form of a phone number, or the error naming `field`.
+pub(crate) fn canonical_phone(raw: &str, field: &str) -> Result<String, StoreError> {
+    normalise_phone(raw).ok_or_else(|| {
+        StoreError::invalid(
+            field,
+            "a phone number is 5 to 20 digits (spaces, dashes and a leading + allowed)",
+        )
+    })
+}
+
 /// Stores a validated contact; returns the customer's row id.
 pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, StoreError> {
     let mut raw = [0u8; 12];
@@ -55,14 +59,20 @@ pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, St
         params![
             hex::encode(raw),
             non_empty(&c.name),
-            c.phone.trim(),
+            canonical_phone(&c.phone, "contact.phone")?,
             non_empty(&c.address),
             c.consent.service_updates,
             c.consent.queue_sms,
             ctx.now
         ],
     )?;
-    Ok(ctx.conn.last_insert_rowid())
+    let id = ctx.conn.last_insert_rowid();
+    // Consent given now supersedes an earlier opt-out of the same number.
+    ctx.conn.execute(
+        "DELETE FROM sms_opt_outs WHERE phone = ?1",
+        [canonical_phone(&c.phone, "contact.phone")?],
+    )?;
+    Ok(id)
 }
 
 /// The contact of customer `id`, masked unless `reveal`.

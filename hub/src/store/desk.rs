@@ -150,11 +150,20 @@ pub fn report_alert(ctx: &mut WriteCtx<'_>, req: &DeviceAlert) -> Result<bool, S
         return Err(StoreError::invalid("detail", "at most 200 characters"));
     }
     let code = alert_code(req.kind);
+    let known: i64 = ctx
+        .conn
+        .query_row("SELECT count(*) FROM device_alerts", [], |r| r.get(0))?;
     let existed: bool = ctx.conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM device_alerts WHERE device = ?1 AND kind = ?2)",
         params![req.device, code],
         |r| r.get(0),
     )?;
+    if req.active && !existed && known >= MAX_ALERTS {
+        return Err(StoreError::Rule(
+            "too_many_alerts",
+            "too many device alerts are open: staff must clear some first".into(),
+        ));
+    }
     if req.active {
         ctx.conn.execute(
             "INSERT INTO device_alerts (device, kind, detail, ticket_id, since) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -187,6 +196,9 @@ pub fn report_alert(ctx: &mut WriteCtx<'_>, req: &DeviceAlert) -> Result<bool, S
     }
     Ok(changed)
 }
+
+/// Open alerts kept at most (one per device and kind).
+const MAX_ALERTS: i64 = 200;
 
 pub fn active_alerts(conn: &Connection) -> Result<Vec<AlertView>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -284,6 +296,26 @@ fn insert_rating(
     })
 }
 
+/// How long after finishing a visit can be rated at the kiosk.
+const RATING_WINDOW_MINUTES: i64 = 60;
+/// Unreached follow-up calls after which a request leaves the follow-up list.
+const MAX_FOLLOW_UP_ATTEMPTS: u32 = 3;
+
+/// Each reason once, in the standard order (so counts in reports are not skewed).
+fn unique_reasons(reasons: &[RatingReason]) -> Result<Vec<RatingReason>, StoreError> {
+    if reasons.len() > RatingReason::ALL.len() {
+        return Err(StoreError::invalid("reasons", "each reason at most once"));
+    }
+    let out: Vec<RatingReason> = RatingReason::ALL
+        .into_iter()
+        .filter(|r| reasons.contains(r))
+        .collect();
+    if out.len() != reasons.len() {
+        return Err(StoreError::invalid("reasons", "each reason at most once"));
+    }
+    Ok(out)
+}
+
 /// GB/T 9.1.2: the customer rates the visit just finished, once.
 pub fn rate_ticket(
     ctx: &mut WriteCtx<'_>,
@@ -297,9 +329,7 @@ pub fn rate_ticket(
             "`kiosk` or `feedback_terminal` (follow-up calls record their evaluation themselves)",
         ));
     }
-    if req.reasons.len() > RatingReason::ALL.len() {
-        return Err(StoreError::invalid("reasons", "each reason at most once"));
-    }
+    let reasons = unique_reasons(&req.reasons)?;
     if req
         .comment
         .as_ref()
@@ -314,12 +344,23 @@ pub fn rate_ticket(
             format!("{} has not been served yet", ticket.number),
         ));
     }
+    // A rating is about the visit just finished, by the customer still there.
+    if ticket
+        .finished_at
+        .is_some_and(|f| f + Duration::minutes(RATING_WINDOW_MINUTES) < ctx.now)
+    {
+        return Err(StoreError::Rule(
+            "rating_closed",
+            format!(
+                "{} finished more than {RATING_WINDOW_MINUTES} minutes ago",
+                ticket.number
+            ),
+        ));
+    }
     let request_id: Option<i64> = ctx
         .conn
         .prepare_cached("SELECT min(id) FROM requests WHERE ticket_id = ?1")?
         .query_row([ticket_id], |r| r.get(0))?;
-    let mut reasons = req.reasons.clone();
-    reasons.dedup();
     insert_rating(
         ctx,
         Some(&ticket),
@@ -375,7 +416,14 @@ pub fn waiting_list(
 }
 
 /// Today's figures for one counter (GB/T 4.1.1 response and service times).
-pub fn counter_today(conn: &Connection, counter: u32) -> Result<CounterToday, StoreError> {
+pub fn counter_today(
+    conn: &Connection,
+    cfg: &Config,
+    counter: u32,
+) -> Result<CounterToday, StoreError> {
+    if !cfg.counters.contains_key(&counter) {
+        return Err(StoreError::NotFound(format!("counter {counter}")));
+    }
     let Some(day) = current_day(conn)? else {
         return Ok(CounterToday {
             counter,
@@ -538,7 +586,9 @@ pub fn agreements(conn: &Connection, request_id: i64) -> Result<Vec<AgreementVie
 
 // ------------------------------------------------------------------ follow-ups
 
-/// GB/T 8.1 回访: archived requests whose follow-up call is due, most overdue first.
+/// GB/T 8.1 回访: archived requests whose follow-up call is due, most overdue first —
+/// only for customers who left a phone number for service calls (GB/T 5.4), and no
+/// more after three unanswered attempts.
 pub fn follow_ups_due(
     conn: &Connection,
     cfg: &Config,
@@ -547,10 +597,15 @@ pub fn follow_ups_due(
     let delay = Duration::hours(i64::from(cfg.policies.follow_up_after_hours));
     let rows: Vec<(i64, Option<DateTime<Utc>>, u32)> = conn
         .prepare_cached(
-            "SELECT r.id, r.resolved_at, (SELECT count(*) FROM follow_ups f WHERE f.request_id = r.id)
-             FROM requests r WHERE r.stage = 'archiving' ORDER BY r.resolved_at, r.id",
+            "SELECT r.id, r.resolved_at, (SELECT count(*) FROM follow_ups f WHERE f.request_id = r.id) AS n
+             FROM requests r JOIN customers c ON c.id = r.customer_id
+             WHERE r.stage = 'archiving' AND c.consent_updates AND c.erased_at IS NULL AND c.phone IS NOT NULL
+               AND n < ?1
+             ORDER BY r.resolved_at, r.id",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([MAX_FOLLOW_UP_ATTEMPTS], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for (id, resolved_at, attempts) in rows {
@@ -577,7 +632,11 @@ pub fn record_follow_up(
     req: &RecordFollowUp,
 ) -> Result<FollowUpView, StoreError> {
     let request = read_request(ctx.conn, cfg, request_id, ctx.now)?;
-    if request.stage != RequestStage::Archiving {
+    // A call that reached the customer without an evaluation may be followed by one
+    // that records it.
+    let evaluation_later =
+        request.stage == RequestStage::FollowUp && req.reached && req.score.is_some();
+    if request.stage != RequestStage::Archiving && !evaluation_later {
         return Err(StoreError::Rule(
             "not_due",
             format!(
@@ -587,6 +646,7 @@ pub fn record_follow_up(
         ));
     }
     let note = required_text(&req.note, "note", 1000)?;
+    let reasons = unique_reasons(&req.reasons)?;
     if let Some(score) = req.score {
         check_score(score, "score")?;
         if !req.reached {
@@ -617,14 +677,14 @@ pub fn record_follow_up(
         ),
     )?;
     if req.reached {
-        advance_request(ctx, cfg, session, request_id, RequestStage::FollowUp)?;
+        if request.stage == RequestStage::Archiving {
+            advance_request(ctx, cfg, session, request_id, RequestStage::FollowUp)?;
+        }
         if let Some(score) = req.score {
             let ticket = request
                 .ticket_id
                 .map(|t| read_ticket(ctx.conn, t))
                 .transpose()?;
-            let mut reasons = req.reasons.clone();
-            reasons.dedup();
             insert_rating(
                 ctx,
                 ticket.as_ref(),

@@ -347,6 +347,14 @@ CREATE TABLE sms_opt_outs (
     at    TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 4: a message about an appointment remembers the slot it names (a moved appointment
+    // never gets the old time); attempts are timed for the rate limits; lookups by phone.
+    r#"
+ALTER TABLE sms_messages ADD COLUMN slot_start TEXT;
+ALTER TABLE sms_messages ADD COLUMN last_attempt_at TEXT;
+CREATE INDEX sms_by_attempt ON sms_messages (last_attempt_at);
+CREATE INDEX customers_by_phone ON customers (phone);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -276,6 +276,20 @@ pub fn create_request(
     if let Some(c) = &req.contact {
         super::customers::validate_contact(c, "contact")?;
     }
+    // GB/T 4.2.3: a customer recording a paid request themselves (no staff member to
+    // read the fees to them) must have acknowledged the published list.
+    if actor.staff_id.is_none()
+        && cfg.require_service(req.service)?.spec.paid
+        && req.fees_acknowledged.is_none()
+    {
+        return Err(StoreError::Rule(
+            "fees_not_acknowledged",
+            format!(
+                "{} is a paid service: the customer must see and acknowledge the fee list first (GB/T 4.2.3)",
+                req.service.code()
+            ),
+        ));
+    }
     // GB/T 4.2.3: the acknowledged list must be the one published now.
     if let Some(digest) = &req.fees_acknowledged {
         let current = cfg.require_service(req.service)?.fee_digest();
@@ -362,6 +376,9 @@ pub fn advance_request(
         .as_ref()
         .is_none_or(|q| q.acknowledged_at.is_none());
     check_advance(current.stage, to, current.paid && unacknowledged)?;
+    if current.stage == RequestStage::Appointment {
+        super::appointments::check_request_may_leave_appointment(ctx.conn, id)?;
+    }
     ctx.conn.execute(
         "UPDATE requests SET stage = ?2 WHERE id = ?1",
         params![id, to.code()],

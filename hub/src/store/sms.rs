@@ -5,15 +5,16 @@
 //! - Nothing is lost: a message stays `pending` until the agent reports it `sent`; a
 //!   modem that is down or out of credit only delays it (`retry` with backoff).
 //! - Nothing is sent twice: each message has a unique key (one confirmation per booking
-//!   and slot, one "turn is near" per ticket...), and an outcome the agent cannot know (a
-//!   timeout after the modem took the message, or a lease that ran out) becomes
+//!   or change, one "turn is near" per ticket...), and an outcome the agent cannot know
+//!   (a timeout after the modem took the message, or a lease that ran out) becomes
 //!   `unknown` for staff to check, never resent automatically.
 //! - A message whose moment has passed is dropped with a reason, not sent late: a "turn
-//!   is near" for a ticket already called, a reminder for an appointment that was
-//!   cancelled, checked in or missed.
-//! - GB/T 5.4: only to customers who consented to that use, never after an opt-out, at
-//!   most a configured number per phone per hour and per minute overall; the texts hold
-//!   nothing beyond what the customer gave (ticket number, code, time, place).
+//!   is near" for a ticket already called or counted too long ago, a reminder for an
+//!   appointment that was cancelled, moved, checked in, missed or has started.
+//! - GB/T 5.4: only to customers who consent to that use (checked again just before
+//!   sending), never after an opt-out, at most a configured number per phone per hour
+//!   and per minute overall; texts hold nothing beyond what the customer gave (ticket
+//!   number, code, time, place). Every lease of a phone number is audited.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::mask::mask_phone;
@@ -21,13 +22,17 @@ use domain::{RequestStage, TicketState};
 use protocol::{AppointmentView, HubEvent, SmsOutcome, SmsResult, SmsToSend, SmsView};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{StoreError, WriteCtx};
+use super::{Actor, StoreError, WriteCtx};
 use crate::config::Config;
 
 /// How long the agent has to report an outcome.
 const LEASE_SECS: i64 = 120;
 /// Longest delay between retries.
 const MAX_BACKOFF_SECS: i64 = 30 * 60;
+/// A "turn is near" older than this has a stale count: dropped, not sent late.
+const TURN_NEAR_FRESH_MINUTES: i64 = 10;
+/// Messages examined per lease (stale ones on the way are dropped).
+const LEASE_SCAN: i64 = 50;
 
 /// Which use of the phone number a message is for (GB/T 5.4: the stated purpose).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +78,8 @@ struct Links {
     ticket_id: Option<i64>,
     appointment_id: Option<i64>,
     request_id: Option<i64>,
+    /// The appointment slot the text names.
+    slot_start: Option<DateTime<Utc>>,
 }
 
 /// Queues one message unless its key was queued before.
@@ -87,8 +94,8 @@ fn enqueue(
 ) -> Result<(), StoreError> {
     ctx.conn.execute(
         "INSERT INTO sms_messages (dedupe_key, customer_id, kind, text, not_before, ticket_id, appointment_id,
-             request_id, state, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9) ON CONFLICT (dedupe_key) DO NOTHING",
+             request_id, slot_start, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10) ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             key,
             to.customer_id,
@@ -98,6 +105,7 @@ fn enqueue(
             links.ticket_id,
             links.appointment_id,
             links.request_id,
+            links.slot_start,
             ctx.now
         ],
     )?;
@@ -125,50 +133,52 @@ fn service_name(cfg: &Config, service: domain::ServiceType, zh: bool) -> String 
     )
 }
 
-fn local_time(cfg: &Config, t: DateTime<Utc>) -> String {
-    t.with_timezone(&cfg.centre.utc_offset)
-        .format("%m-%d %H:%M")
-        .to_string()
-}
-
 /// A booking (or its new slot after a reschedule): the confirmation now and a reminder
-/// before the slot. Pending messages about the old slot are dropped.
+/// before the slot. Pending messages about the old slot are dropped; each change gets
+/// its own messages, so moving back to an earlier slot confirms it again.
 pub(crate) fn on_appointment_booked(
     ctx: &WriteCtx<'_>,
     cfg: &Config,
     a: &AppointmentView,
 ) -> Result<(), StoreError> {
-    drop_for_appointment(ctx, a.id, "appointment rescheduled")?;
+    drop_for_appointment(ctx, a.id, "appointment moved to another slot")?;
     let Some(to) = recipient(ctx.conn, a.request_id, Purpose::ServiceUpdates)? else {
         return Ok(());
     };
     let zh = to.lang != "en";
-    let (centre, service, when) = (
-        centre_name(cfg, zh),
-        service_name(cfg, a.service, zh),
-        local_time(cfg, a.slot_start),
-    );
-    let place = &cfg.centre.address;
+    let centre = centre_name(cfg, zh);
+    let service = service_name(cfg, a.service, zh);
+    let when = cfg.local_format(a.slot_start, "%m-%d %H:%M");
+    let place = match cfg.centre.address.trim() {
+        "" => String::new(),
+        p if zh => format!("，{p}"),
+        p => format!(", {p}"),
+    };
     let confirmation = if zh {
         format!(
-            "【{centre}】预约成功：{service}，{when}，{place}。确认码 {}，到店请在自助机签到。",
+            "【{centre}】预约成功：{service}，{when}{place}。确认码 {}，到店请在自助机签到。",
             a.code
         )
     } else {
         format!(
-            "[{centre}] Booked: {service}, {when}, {place}. Code {}: check in at the kiosk.",
+            "[{centre}] Booked: {service}, {when}{place}. Code {}: check in at the kiosk.",
             a.code
         )
     };
-    let slot_key = a.slot_start.timestamp();
+    let change: i64 = ctx.conn.query_row(
+        "SELECT coalesce(max(id), 0) FROM appointment_changes WHERE appointment_id = ?1",
+        [a.id],
+        |r| r.get(0),
+    )?;
     let links = || Links {
         appointment_id: Some(a.id),
         request_id: Some(a.request_id),
+        slot_start: Some(a.slot_start),
         ..Links::default()
     };
     enqueue(
         ctx,
-        &format!("confirm:{}:{slot_key}", a.id),
+        &format!("confirm:{}:{change}", a.id),
         "appointment_confirmation",
         &to,
         &confirmation,
@@ -190,7 +200,7 @@ pub(crate) fn on_appointment_booked(
         };
         enqueue(
             ctx,
-            &format!("remind:{}:{slot_key}", a.id),
+            &format!("remind:{}:{change}", a.id),
             "appointment_reminder",
             &to,
             &reminder,
@@ -202,6 +212,7 @@ pub(crate) fn on_appointment_booked(
 }
 
 /// Drops the appointment's messages not yet sent (cancelled, checked in, missed, moved).
+/// One already with the modem is caught by the staleness check if it comes back.
 pub(crate) fn drop_for_appointment(
     ctx: &WriteCtx<'_>,
     appointment_id: i64,
@@ -227,7 +238,7 @@ pub(crate) fn on_request_resolved(
     };
     let zh = to.lang != "en";
     let (centre, service) = (centre_name(cfg, zh), service_name(cfg, service, zh));
-    let phone = &cfg.centre.phone;
+    let phone = cfg.centre.phone.trim();
     let text = match (zh, phone.is_empty()) {
         (true, true) => {
             format!("【{centre}】您的{service}服务单 {request_id} 已处理完毕，感谢您的耐心。")
@@ -263,21 +274,21 @@ fn enqueue_turn_near(ctx: &WriteCtx<'_>, cfg: &Config) -> Result<(), StoreError>
     if ahead == 0 {
         return Ok(());
     }
-    let candidates: Vec<(i64, String, i64, String, i64)> = ctx
+    let candidates: Vec<(i64, String, i64)> = ctx
         .conn
         .prepare_cached(
-            "SELECT t.id, t.number, r.id, t.service,
-                    (SELECT count(*) FROM tickets o WHERE o.day_id = t.day_id AND o.state = 'waiting'
-                       AND o.service = t.service AND o.queue_key < t.queue_key)
+            "SELECT t.id, t.number, r.id
              FROM tickets t JOIN requests r ON r.ticket_id = t.id
              JOIN business_days d ON d.id = t.day_id AND d.closed_at IS NULL
+             JOIN customers c ON c.id = r.customer_id AND c.consent_queue_sms
              WHERE t.state = 'waiting'
                AND NOT EXISTS (SELECT 1 FROM sms_messages m WHERE m.dedupe_key = 'near:' || t.id)",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    for (ticket_id, number, request_id, _service, people_ahead) in candidates {
-        if people_ahead > i64::from(ahead) {
+    for (ticket_id, number, request_id) in candidates {
+        let people_ahead = super::tickets::people_ahead(ctx.conn, ticket_id)?;
+        if people_ahead > ahead {
             continue;
         }
         let Some(to) = recipient(ctx.conn, request_id, Purpose::QueueSms)? else {
@@ -320,23 +331,46 @@ fn settle(ctx: &mut WriteCtx<'_>, id: i64, kind: &str, state: &str) -> Result<()
     Ok(())
 }
 
-/// Why a pending message must not go any more, if it must not.
-fn stale_reason(
-    conn: &Connection,
-    kind: &str,
+/// A pending message as the lease sees it.
+struct Candidate {
+    id: i64,
+    customer_id: i64,
+    kind: String,
+    text: String,
+    phone: Option<String>,
     ticket_id: Option<i64>,
     appointment_id: Option<i64>,
-    phone: &str,
+    slot_start: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    attempts: u32,
+}
+
+/// Why a pending message must not go any more, if it must not: the customer withdrew
+/// (opt-out, consent, erasure) or its moment passed.
+fn stale_reason(
+    conn: &Connection,
+    m: &Candidate,
+    now: DateTime<Utc>,
 ) -> Result<Option<&'static str>, StoreError> {
-    let opted_out: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = ?1)")?
-        .query_row([phone], |r| r.get(0))?;
+    let (still_consents, opted_out): (bool, bool) = conn
+        .prepare_cached(
+            "SELECT c.erased_at IS NULL AND c.phone IS NOT NULL
+                    AND CASE ?2 WHEN 'turn_near' THEN c.consent_queue_sms ELSE c.consent_updates END,
+                    EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = c.phone)
+             FROM customers c WHERE c.id = ?1",
+        )?
+        .query_row(params![m.customer_id, m.kind], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     if opted_out {
         return Ok(Some("customer opted out"));
     }
-    match kind {
+    if !still_consents {
+        return Ok(Some("consent withdrawn or contact erased"));
+    }
+    match m.kind.as_str() {
         "turn_near" => {
-            let state: Option<String> = match ticket_id {
+            let state: Option<String> = match m.ticket_id {
                 Some(t) => conn
                     .prepare_cached("SELECT state FROM tickets WHERE id = ?1")?
                     .query_row([t], |r| r.get(0))
@@ -346,17 +380,30 @@ fn stale_reason(
             if state.as_deref() != Some(TicketState::Waiting.code()) {
                 return Ok(Some("ticket no longer waiting"));
             }
+            if m.created_at + Duration::minutes(TURN_NEAR_FRESH_MINUTES) < now {
+                return Ok(Some("too late: the count of people ahead is out of date"));
+            }
         }
         "appointment_reminder" | "appointment_confirmation" => {
-            let state: Option<String> = match appointment_id {
+            let current: Option<(String, DateTime<Utc>)> = match m.appointment_id {
                 Some(a) => conn
-                    .prepare_cached("SELECT state FROM appointments WHERE id = ?1")?
-                    .query_row([a], |r| r.get(0))
+                    .prepare_cached("SELECT state, slot_start FROM appointments WHERE id = ?1")?
+                    .query_row([a], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?,
                 None => None,
             };
-            if state.as_deref() != Some("booked") {
-                return Ok(Some("appointment no longer booked"));
+            match current {
+                None => return Ok(Some("appointment not found")),
+                Some((state, _)) if state != "booked" => {
+                    return Ok(Some("appointment no longer booked"));
+                }
+                Some((_, slot)) if Some(slot) != m.slot_start => {
+                    return Ok(Some("appointment moved to another slot"));
+                }
+                Some((_, slot)) if slot <= now => {
+                    return Ok(Some("too late: the appointment has started"));
+                }
+                Some(_) => {}
             }
         }
         _ => {}
@@ -382,95 +429,114 @@ pub fn tick(ctx: &mut WriteCtx<'_>, cfg: &Config) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A pending message: id, kind, text, phone, ticket, appointment, attempts so far.
-type Candidate = (i64, String, String, String, Option<i64>, Option<i64>, u32);
+/// States in which a message may have reached the phone (they count towards the limits).
+const MAYBE_SENT: &str = "('sent', 'leased', 'unknown')";
 
 /// The next message that may go now, leased to the agent; stale ones on the way are
-/// dropped, rate-limited ones wait.
+/// dropped, ones to a phone at its hourly limit wait.
 pub fn lease(
     ctx: &mut WriteCtx<'_>,
     cfg: &Config,
     device: &str,
 ) -> Result<Option<SmsToSend>, StoreError> {
-    if device.is_empty() || device.len() > 64 {
-        return Err(StoreError::invalid("device", "1 to 64 characters"));
-    }
+    super::desk::check_device(&Some(device.to_owned()))?;
     tick(ctx, cfg)?;
     let minute_ago = ctx.now - Duration::minutes(1);
-    let sent_last_minute: u32 = ctx
+    let last_minute: u32 = ctx
         .conn
-        .prepare_cached(
-            "SELECT count(*) FROM sms_messages WHERE sent_at > ?1 OR (state = 'leased')",
-        )?
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM sms_messages WHERE last_attempt_at > ?1 AND state IN {MAYBE_SENT}"
+        ))?
         .query_row([minute_ago], |r| r.get(0))?;
-    if sent_last_minute >= cfg.sms.per_minute {
+    if last_minute >= cfg.sms.per_minute {
         return Ok(None);
     }
+    let hour_ago = ctx.now - Duration::hours(1);
+    // Phones at their hourly limit are left out here, so they cannot crowd out others.
     let candidates: Vec<Candidate> = ctx
         .conn
-        .prepare_cached(
-            "SELECT m.id, m.kind, m.text, c.phone, m.ticket_id, m.appointment_id, m.attempts
+        .prepare_cached(&format!(
+            "SELECT m.id, m.customer_id, m.kind, m.text, c.phone, m.ticket_id, m.appointment_id, m.slot_start,
+                    m.created_at, m.attempts
              FROM sms_messages m JOIN customers c ON c.id = m.customer_id
-             WHERE m.state = 'pending' AND m.not_before <= ?1 ORDER BY m.not_before, m.id LIMIT 50",
+             WHERE m.state = 'pending' AND m.not_before <= ?1
+               AND coalesce(c.phone, '') NOT IN (
+                   SELECT c2.phone FROM sms_messages m2 JOIN customers c2 ON c2.id = m2.customer_id
+                   WHERE m2.last_attempt_at > ?2 AND m2.state IN {MAYBE_SENT} AND c2.phone IS NOT NULL
+                   GROUP BY c2.phone HAVING count(*) >= ?3)
+             ORDER BY m.not_before, m.id LIMIT ?4"
+        ))?
+        .query_map(
+            params![ctx.now, hour_ago, cfg.sms.per_phone_per_hour, LEASE_SCAN],
+            |r| {
+                Ok(Candidate {
+                    id: r.get(0)?,
+                    customer_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    text: r.get(3)?,
+                    phone: r.get(4)?,
+                    ticket_id: r.get(5)?,
+                    appointment_id: r.get(6)?,
+                    slot_start: r.get(7)?,
+                    created_at: r.get(8)?,
+                    attempts: r.get(9)?,
+                })
+            },
         )?
-        .query_map([ctx.now], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?
         .collect::<Result<_, _>>()?;
-    let hour_ago = ctx.now - Duration::hours(1);
-    for (id, kind, text, phone, ticket_id, appointment_id, attempts) in candidates {
-        if let Some(reason) = stale_reason(ctx.conn, &kind, ticket_id, appointment_id, &phone)? {
+    for m in candidates {
+        if let Some(reason) = stale_reason(ctx.conn, &m, ctx.now)? {
             ctx.conn.execute(
                 "UPDATE sms_messages SET state = 'dropped', reason = ?2 WHERE id = ?1",
-                params![id, reason],
+                params![m.id, reason],
             )?;
-            settle(ctx, id, &kind, "dropped")?;
+            settle(ctx, m.id, &m.kind, "dropped")?;
             continue;
         }
-        let to_this_phone: u32 = ctx
-            .conn
-            .prepare_cached(
-                "SELECT count(*) FROM sms_messages m JOIN customers c ON c.id = m.customer_id
-                 WHERE c.phone = ?1 AND (m.sent_at > ?2 OR m.state = 'leased')",
-            )?
-            .query_row(params![phone, hour_ago], |r| r.get(0))?;
-        if to_this_phone >= cfg.sms.per_phone_per_hour {
+        let Some(phone) = m.phone else {
             continue;
-        }
+        };
         let lease_until = ctx.now + Duration::seconds(LEASE_SECS);
         ctx.conn.execute(
             "UPDATE sms_messages SET state = 'leased', leased_until = ?2, attempts = attempts + 1,
-                 leased_by = ?3 WHERE id = ?1",
-            params![id, lease_until, device],
+                 leased_by = ?3, last_attempt_at = ?4 WHERE id = ?1",
+            params![m.id, lease_until, device, ctx.now],
+        )?;
+        // GB/T 5.4: every hand-over of a phone number is on record.
+        ctx.audit(
+            &Actor {
+                staff_id: None,
+                device: Some(device.to_owned()),
+            },
+            "sms_lease",
+            &format!("message {} ({}) to {}", m.id, m.kind, mask_phone(&phone)),
         )?;
         return Ok(Some(SmsToSend {
-            id,
+            id: m.id,
             phone,
-            text,
-            attempt: attempts + 1,
+            text: m.text,
+            attempt: m.attempts + 1,
             lease_until,
         }));
     }
     Ok(None)
 }
 
-/// The agent reports what the modem said about a leased message.
+/// The agent reports what the modem said about a leased message. A `sent` or `failed`
+/// that arrives after the lease ran out (the message was marked `unknown`) is still
+/// taken from the agent that held it, so staff are not led to send it twice.
 pub fn report(ctx: &mut WriteCtx<'_>, id: i64, req: &SmsResult) -> Result<SmsView, StoreError> {
-    let (kind, state, attempts): (String, String, u32) = ctx
+    let (kind, state, attempts, leased_by): (String, String, u32, Option<String>) = ctx
         .conn
-        .prepare_cached("SELECT kind, state, attempts FROM sms_messages WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .prepare_cached("SELECT kind, state, attempts, leased_by FROM sms_messages WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("text message {id}")))?;
-    if state != "leased" {
+    let late_but_known = state == "unknown"
+        && matches!(req.outcome, SmsOutcome::Sent | SmsOutcome::Failed)
+        && req.device.is_some()
+        && req.device == leased_by;
+    if state != "leased" && !late_but_known {
         return Err(StoreError::Rule(
             "not_leased",
             format!("text message {id} is {state}, not waiting for an outcome"),
@@ -483,7 +549,8 @@ pub fn report(ctx: &mut WriteCtx<'_>, id: i64, req: &SmsResult) -> Result<SmsVie
     match req.outcome {
         SmsOutcome::Sent => {
             ctx.conn.execute(
-                "UPDATE sms_messages SET state = 'sent', sent_at = ?2, leased_until = NULL WHERE id = ?1",
+                "UPDATE sms_messages SET state = 'sent', sent_at = ?2, leased_until = NULL, reason = NULL
+                 WHERE id = ?1",
                 params![id, ctx.now],
             )?;
             settle(ctx, id, &kind, "sent")?;
@@ -560,27 +627,21 @@ pub fn counts(conn: &Connection) -> Result<(i64, i64), StoreError> {
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
-/// The customer wants no more messages: recorded, and everything pending is dropped.
-pub fn opt_out(ctx: &mut WriteCtx<'_>, phone: &str) -> Result<u32, StoreError> {
-    let phone = phone.trim();
-    let digits = phone.strip_prefix('+').unwrap_or(phone);
-    if digits.len() < 5 || digits.len() > 20 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(StoreError::invalid(
-            "phone",
-            "a phone number is 5 to 20 digits, optionally starting with +",
-        ));
-    }
+/// The customer wants no more messages: recorded (however the number is written), and
+/// everything pending for that number is dropped.
+pub fn opt_out(ctx: &mut WriteCtx<'_>, actor: &Actor, phone: &str) -> Result<(), StoreError> {
+    let phone = super::customers::canonical_phone(phone, "phone")?;
     ctx.conn.execute(
         "INSERT INTO sms_opt_outs (phone, at) VALUES (?1, ?2) ON CONFLICT (phone) DO NOTHING",
         params![phone, ctx.now],
     )?;
-    let dropped = ctx.conn.execute(
+    ctx.conn.execute(
         "UPDATE sms_messages SET state = 'dropped', reason = 'customer opted out'
          WHERE state = 'pending' AND customer_id IN (SELECT id FROM customers WHERE phone = ?1)",
-        [phone],
+        [&phone],
     )?;
-    ctx.audit(&super::Actor::system(), "sms_opt_out", &mask_phone(phone))?;
-    Ok(dropped as u32)
+    ctx.audit(actor, "sms_opt_out", &mask_phone(&phone))?;
+    Ok(())
 }
 
 /// Whether `to` is a stage at which the customer hears the result (GB/T 4.1.2).

@@ -160,12 +160,7 @@ pub fn issue_ticket(
             ctx.now
         ])?;
     let id = ctx.conn.last_insert_rowid();
-    let people_ahead: u32 = ctx
-        .conn
-        .prepare_cached(
-            "SELECT count(*) FROM tickets WHERE day_id = ?1 AND state = 'waiting' AND service = ?2 AND id <> ?3",
-        )?
-        .query_row(params![day.id, req.service.code(), id], |r| r.get(0))?;
+    let people_ahead = people_ahead(ctx.conn, id)?;
     let estimated_wait_secs = estimate(ctx.conn, cfg, req.service, people_ahead, ctx.now)?;
     let seq_no = ctx.emit(HubEvent::TicketIssued {
         ticket_id: id,
@@ -196,6 +191,19 @@ pub fn issue_ticket(
         estimated_wait_secs,
         seq: seq_no,
     })
+}
+
+/// Waiting tickets of the same service called before ticket `id` in queue order (0 when
+/// it is not waiting). The one count the kiosk, the check-in and "turn is near" share.
+pub(crate) fn people_ahead(conn: &Connection, id: i64) -> Result<u32, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM tickets t JOIN tickets o
+               ON o.day_id = t.day_id AND o.service = t.service AND o.state = 'waiting' AND o.id <> t.id
+              AND (o.queue_key < t.queue_key OR (o.queue_key = t.queue_key AND o.id < t.id))
+             WHERE t.id = ?1 AND t.state = 'waiting'",
+        )?
+        .query_row([id], |r| r.get(0))?)
 }
 
 /// The day's next queue position (issue order; a transfer to the back takes one too).
