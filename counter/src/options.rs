@@ -1,0 +1,226 @@
+//! What `servicehall counter` is told at start: the hub, the counter number, language and
+//! window, the receipt printer, the payment terminal and its journal, the inactivity lock.
+//!
+//! Parsing only: it never opens a device or talks to the hub.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use ui::Lang;
+
+/// Where the counter's receipt printer is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PrinterTarget {
+    /// No printer: documents can still be previewed on screen.
+    #[default]
+    None,
+    /// A network printer on its raw port, `HOST:PORT` (`tcp:HOST:PORT` on the command line).
+    Tcp(String),
+    /// A printer device node such as `/dev/usb/lp0` (`file:PATH`, or any absolute path).
+    Device(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionError {
+    #[error(
+        "unknown printer `{0}` (expected none, tcp:HOST:PORT, file:PATH or an absolute device path)"
+    )]
+    Printer(String),
+    #[error("unknown payment terminal `{0}` (expected none, sim, or a serial device path)")]
+    Terminal(String),
+    #[error("unknown window size `{0}` (expected WIDTHxHEIGHT, at least 1280x800)")]
+    Size(String),
+}
+
+impl FromStr for PrinterTarget {
+    type Err = OptionError;
+    fn from_str(s: &str) -> Result<PrinterTarget, OptionError> {
+        let s = s.trim();
+        if s.is_empty() || s == "none" {
+            Ok(PrinterTarget::None)
+        } else if let Some(addr) = s.strip_prefix("tcp:") {
+            if addr
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
+                Ok(PrinterTarget::Tcp(addr.to_owned()))
+            } else {
+                Err(OptionError::Printer(s.to_owned()))
+            }
+        } else if let Some(path) = s.strip_prefix("file:") {
+            Ok(PrinterTarget::Device(PathBuf::from(path)))
+        } else if s.starts_with('/') {
+            Ok(PrinterTarget::Device(PathBuf::from(s)))
+        } else {
+            Err(OptionError::Printer(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for PrinterTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrinterTarget::None => f.write_str("none"),
+            PrinterTarget::Tcp(a) => write!(f, "tcp:{a}"),
+            PrinterTarget::Device(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+/// Which card payment terminal the counter drives (GB/T 8.4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TerminalTarget {
+    /// No terminal: card payments are refused with a message; cash, QR and cheque still work.
+    #[default]
+    None,
+    /// The in-process terminal simulator (demonstrations); it approves every sale.
+    Simulated,
+    /// An Ingenico Telium terminal speaking protocol E on this serial device.
+    Serial(PathBuf),
+}
+
+impl FromStr for TerminalTarget {
+    type Err = OptionError;
+    fn from_str(s: &str) -> Result<TerminalTarget, OptionError> {
+        match s.trim() {
+            "" | "none" => Ok(TerminalTarget::None),
+            "sim" => Ok(TerminalTarget::Simulated),
+            p if p.starts_with('/') => Ok(TerminalTarget::Serial(PathBuf::from(p))),
+            other => Err(OptionError::Terminal(other.to_owned())),
+        }
+    }
+}
+
+/// The window size in pixels; the layout is designed for 1280×800 and grows from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl WindowSize {
+    /// The smallest size the layout is designed for.
+    pub const MIN: WindowSize = WindowSize {
+        width: 1280,
+        height: 800,
+    };
+}
+
+impl Default for WindowSize {
+    fn default() -> Self {
+        WindowSize::MIN
+    }
+}
+
+impl FromStr for WindowSize {
+    type Err = OptionError;
+    fn from_str(s: &str) -> Result<WindowSize, OptionError> {
+        let bad = || OptionError::Size(s.to_owned());
+        let (w, h) = s.trim().split_once(['x', 'X', '×']).ok_or_else(bad)?;
+        let size = WindowSize {
+            width: w.trim().parse().map_err(|_| bad())?,
+            height: h.trim().parse().map_err(|_| bad())?,
+        };
+        if size.width < WindowSize::MIN.width || size.height < WindowSize::MIN.height {
+            return Err(bad());
+        }
+        Ok(size)
+    }
+}
+
+impl fmt::Display for WindowSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+/// Everything `servicehall counter` needs.
+#[derive(Debug, Clone)]
+pub struct CounterOptions {
+    /// The hub's base URL, e.g. `http://127.0.0.1:8470`.
+    pub hub_url: String,
+    /// The counter (window) this station is bound to; the hub routes calls by it.
+    pub counter: u32,
+    /// The language of the screen and of printed documents.
+    pub lang: Lang,
+    pub size: WindowSize,
+    /// Fill the screen (the appliance); otherwise a window of `size`.
+    pub fullscreen: bool,
+    pub printer: PrinterTarget,
+    pub terminal: TerminalTarget,
+    /// The payment terminal's transaction journal (every card payment by idempotency
+    /// key, kept across restarts so an unknown outcome is never retried blindly).
+    pub terminal_journal: PathBuf,
+    /// Lock the screen after this many minutes without input; 0 never locks.
+    pub lock_after_minutes: u32,
+}
+
+impl Default for CounterOptions {
+    fn default() -> Self {
+        CounterOptions {
+            hub_url: "http://127.0.0.1:8470".into(),
+            counter: 1,
+            lang: Lang::ZhCn,
+            size: WindowSize::default(),
+            fullscreen: false,
+            printer: PrinterTarget::None,
+            terminal: TerminalTarget::None,
+            terminal_journal: PathBuf::from("counter-payments.journal"),
+            lock_after_minutes: 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printer_targets_parse_in_their_three_forms() {
+        assert_eq!("none".parse::<PrinterTarget>(), Ok(PrinterTarget::None));
+        assert_eq!(
+            "tcp:127.0.0.1:9100".parse::<PrinterTarget>(),
+            Ok(PrinterTarget::Tcp("127.0.0.1:9100".into()))
+        );
+        assert_eq!(
+            "tcp:printer.local:9100".parse::<PrinterTarget>(),
+            Ok(PrinterTarget::Tcp("printer.local:9100".into()))
+        );
+        assert_eq!(
+            "/dev/usb/lp0".parse::<PrinterTarget>(),
+            Ok(PrinterTarget::Device("/dev/usb/lp0".into()))
+        );
+        assert_eq!(
+            "file:/var/spool/receipt.bin".parse::<PrinterTarget>(),
+            Ok(PrinterTarget::Device("/var/spool/receipt.bin".into()))
+        );
+        assert!("tcp:nohost".parse::<PrinterTarget>().is_err());
+        assert!("lp0".parse::<PrinterTarget>().is_err());
+        let t = PrinterTarget::Tcp("h:1".into());
+        assert_eq!(t.to_string().parse::<PrinterTarget>(), Ok(t));
+    }
+
+    #[test]
+    fn terminals_and_sizes_parse() {
+        assert_eq!(
+            "sim".parse::<TerminalTarget>(),
+            Ok(TerminalTarget::Simulated)
+        );
+        assert_eq!(
+            "/dev/ttyUSB0".parse::<TerminalTarget>(),
+            Ok(TerminalTarget::Serial("/dev/ttyUSB0".into()))
+        );
+        assert!("COM1".parse::<TerminalTarget>().is_err());
+        assert_eq!(
+            "1920x1080".parse::<WindowSize>(),
+            Ok(WindowSize {
+                width: 1920,
+                height: 1080
+            })
+        );
+        // The layout is designed for 1280×800 and larger.
+        assert!("1024x768".parse::<WindowSize>().is_err());
+        assert!("big".parse::<WindowSize>().is_err());
+    }
+}
