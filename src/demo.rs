@@ -24,6 +24,10 @@ use protocol::{HubClient, IssueTicket};
 pub(crate) struct Devices {
     _printer: SimPrinterHandle,
     _terminal: Option<(PtyPair, SimHandle)>,
+    /// Where the simulated printer listens (the kiosk and counter print there).
+    pub(crate) printer_addr: std::net::SocketAddr,
+    /// The cash-register end of the simulated terminal's cable (for the counter).
+    pub(crate) terminal_register: Option<PathBuf>,
 }
 
 /// Starts the printer and terminal simulators and the keyboard ticket button.
@@ -44,17 +48,17 @@ pub(crate) fn start(
         jobs.display()
     );
 
-    let terminal = match start_terminal(data_dir) {
+    let (terminal, terminal_register) = match start_terminal(data_dir) {
         Ok((pair, handle, register)) => {
             eprintln!(
                 "  terminal: simulated Telium terminal (protocol E, 8N1); cash register side at {}",
                 register.display()
             );
-            Some((pair, handle))
+            (Some((pair, handle)), Some(register))
         }
         Err(e) => {
             eprintln!("  terminal: not started: {e:#}");
-            None
+            (None, None)
         }
     };
 
@@ -81,8 +85,10 @@ pub(crate) fn start(
         "  button:  press Enter to take a consultation ticket (it prints on the simulated printer)"
     );
     Ok(Devices {
+        printer_addr: printer.local_addr(),
         _printer: printer,
         _terminal: terminal,
+        terminal_register,
     })
 }
 

@@ -54,6 +54,67 @@ enum Command {
         #[arg(long)]
         fullscreen: bool,
     },
+    /// Run the customer kiosk: tickets, request intake, fees, check-in, ratings.
+    Kiosk {
+        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        hub: String,
+        /// This kiosk's name at the hub (on tickets and printer alerts).
+        #[arg(long, default_value = "kiosk-1")]
+        device: String,
+        /// The language a customer starts in: zh or en.
+        #[arg(long, default_value = "zh")]
+        lang: ui::Lang,
+        /// Window size WIDTHxHEIGHT; portrait when taller than wide.
+        #[arg(long, default_value = "1080x1920")]
+        size: kiosk::ScreenSize,
+        #[arg(long)]
+        fullscreen: bool,
+        /// Ticket printer: none, tcp:HOST:PORT, or a device file such as /dev/usb/lp0.
+        #[arg(long, default_value = "none")]
+        printer: kiosk::PrinterTarget,
+        /// 58 mm paper (default 80 mm).
+        #[arg(long)]
+        narrow_paper: bool,
+        /// The take-ticket button: none, stdin or rpi:PIN.
+        #[arg(long, default_value = "none")]
+        button: kiosk::TicketButton,
+        /// The service the button issues tickets for.
+        #[arg(long, default_value = "consultation")]
+        button_service: domain::ServiceType,
+        /// Run as the feedback terminal beside this counter (ratings only).
+        #[arg(long)]
+        feedback_counter: Option<u32>,
+        /// Seconds without a touch before the kiosk wipes the screen and goes home.
+        #[arg(long, default_value_t = 90)]
+        idle_secs: u64,
+    },
+    /// Run a staff counter station.
+    Counter {
+        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        hub: String,
+        /// The counter (window) number this station is bound to.
+        #[arg(long)]
+        counter: u32,
+        #[arg(long, default_value = "zh")]
+        lang: ui::Lang,
+        /// Window size WIDTHxHEIGHT (at least 1280x800).
+        #[arg(long, default_value = "1280x800")]
+        size: counter::WindowSize,
+        #[arg(long)]
+        fullscreen: bool,
+        /// Receipt printer: none, tcp:HOST:PORT, or a device file such as /dev/usb/lp0.
+        #[arg(long, default_value = "none")]
+        printer: counter::PrinterTarget,
+        /// Payment terminal: none, sim, or its serial device.
+        #[arg(long, default_value = "none")]
+        terminal: counter::TerminalTarget,
+        /// The terminal's transaction journal (kept across restarts).
+        #[arg(long)]
+        journal: Option<PathBuf>,
+        /// Minutes without input before the screen locks (0: never).
+        #[arg(long, default_value_t = 5)]
+        lock_minutes: u32,
+    },
     /// Send the hub's text messages through a GSM modem (GB/T 4.2.2).
     Sms {
         #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
@@ -143,6 +204,64 @@ fn main() -> Result<()> {
                 sound: !mute,
                 fullscreen,
                 ..Default::default()
+            },
+            shutdown_signal(),
+        ),
+        Some(Command::Kiosk {
+            hub,
+            device,
+            lang,
+            size,
+            fullscreen,
+            printer,
+            narrow_paper,
+            button,
+            button_service,
+            feedback_counter,
+            idle_secs,
+        }) => kiosk::run(
+            kiosk::KioskOptions {
+                hub_url: hub,
+                device,
+                lang,
+                size,
+                fullscreen,
+                printer,
+                paper: if narrow_paper {
+                    hardware::printer::PaperWidth::Mm58
+                } else {
+                    hardware::printer::PaperWidth::Mm80
+                },
+                button,
+                button_service,
+                feedback_counter,
+                idle_timeout: std::time::Duration::from_secs(idle_secs.max(10)),
+            },
+            shutdown_signal(),
+        ),
+        Some(Command::Counter {
+            hub,
+            counter,
+            lang,
+            size,
+            fullscreen,
+            printer,
+            terminal,
+            journal,
+            lock_minutes,
+        }) => counter::run(
+            counter::CounterOptions {
+                hub_url: hub,
+                counter,
+                lang,
+                size,
+                fullscreen,
+                printer,
+                terminal,
+                terminal_journal: journal.unwrap_or_else(|| {
+                    PathBuf::from(format!("counter-{counter}-payments.journal"))
+                }),
+                lock_after_minutes: lock_minutes,
             },
             shutdown_signal(),
         ),
@@ -260,7 +379,7 @@ fn all_in_one() -> Result<()> {
     );
     if display {
         eprintln!(
-            "  display: found: the display board opens in a window (kiosk and counter apps are not part of this build yet)"
+            "  display: found: the display board, a kiosk and counter 1 open in their own windows"
         );
     } else {
         eprintln!("  display: none found, running headless: the hub and the simulated devices");
@@ -320,7 +439,9 @@ fn all_in_one() -> Result<()> {
         }
         Err(e) => eprintln!("  sms:     the simulated modem did not start: {e}"),
     }
+    let mut apps = Vec::new();
     if display {
+        apps = start_apps(&hub_url, &data_dir, &devices);
         // Slint's event loop owns the main thread; the hub keeps serving on the runtime.
         let board = display_board::run(
             display_board::BoardOptions {
@@ -336,8 +457,69 @@ fn all_in_one() -> Result<()> {
         }
     }
     rt.block_on(serving).context("the hub task failed")??;
+    for mut app in apps {
+        let _ = app.kill();
+        let _ = app.wait();
+    }
     drop(devices);
     Ok(())
+}
+
+/// The kiosk and counter 1 as their own processes (as on the appliances), printing on the
+/// simulated printer; the counter takes cards on the simulated terminal.
+fn start_apps(hub_url: &str, data_dir: &Path, devices: &demo::Devices) -> Vec<std::process::Child> {
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("  apps:    cannot find this program to start the kiosk and counter");
+        return Vec::new();
+    };
+    let printer = format!("tcp:{}", devices.printer_addr);
+    let terminal = devices
+        .terminal_register
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+    let journal = data_dir.join("counter-1-payments.journal");
+    let journal = journal.display().to_string();
+    let runs: [(&str, Vec<&str>); 2] = [
+        (
+            "kiosk",
+            vec![
+                "kiosk",
+                "--hub",
+                hub_url,
+                "--printer",
+                &printer,
+                "--size",
+                "720x1280",
+            ],
+        ),
+        (
+            "counter",
+            vec![
+                "counter",
+                "--hub",
+                hub_url,
+                "--counter",
+                "1",
+                "--printer",
+                &printer,
+                "--terminal",
+                &terminal,
+                "--journal",
+                &journal,
+            ],
+        ),
+    ];
+    let mut children = Vec::new();
+    for (name, args) in runs {
+        match std::process::Command::new(&exe).args(&args).spawn() {
+            Ok(child) => {
+                eprintln!("  {name}:{} window opened", " ".repeat(8 - name.len()));
+                children.push(child);
+            }
+            Err(e) => eprintln!("  {name}: did not start: {e}"),
+        }
+    }
+    children
 }
 
 fn default_data_dir() -> Result<PathBuf> {
