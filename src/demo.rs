@@ -14,8 +14,8 @@ use hardware::printer::document::{Centre, Lang, Localized, QueueTicket, ServiceN
 use hardware::printer::sim::{SimPrinter, SimPrinterHandle};
 use hardware::printer::transport::{EscPosPrinter, Tcp, TcpTimeouts};
 use hardware::printer::{PaperWidth, PrinterProfile, QrMode, ReceiptPrinter};
-use hardware::pty::PtyPair;
-use hardware::terminal::{LineFormat, SerialLink, SimHandle, SimTiming};
+use hardware::terminal::sim::PtySim;
+use hardware::terminal::{LineFormat, SimTiming};
 use protocol::{HubClient, IssueTicket};
 
 /// Everything simulated; held while the installation runs, dropping it stops the
@@ -23,7 +23,7 @@ use protocol::{HubClient, IssueTicket};
 #[derive(Debug)]
 pub(crate) struct Devices {
     _printer: SimPrinterHandle,
-    _terminal: Option<(PtyPair, SimHandle)>,
+    _terminal: Option<PtySim>,
     /// Where the simulated printer listens (the kiosk and counter print there).
     pub(crate) printer_addr: std::net::SocketAddr,
     /// The cash-register end of the simulated terminal's cable (for the counter).
@@ -49,12 +49,13 @@ pub(crate) fn start(
     );
 
     let (terminal, terminal_register) = match start_terminal(data_dir) {
-        Ok((pair, handle, register)) => {
+        Ok(sim) => {
+            let register = sim.register_end().to_path_buf();
             eprintln!(
                 "  terminal: simulated Telium terminal (protocol E, 8N1); cash register side at {}",
                 register.display()
             );
-            (Some((pair, handle)), Some(register))
+            (Some(sim), Some(register))
         }
         Err(e) => {
             eprintln!("  terminal: not started: {e:#}");
@@ -92,23 +93,14 @@ pub(crate) fn start(
     })
 }
 
-fn start_terminal(data_dir: &Path) -> Result<(PtyPair, SimHandle, PathBuf)> {
-    let register = data_dir.join("terminal-register");
-    let device = data_dir.join("terminal-device");
-    let pair = PtyPair::create(&device, &register)?;
-    let mut link = SerialLink::new(
-        device.to_string_lossy().into_owned(),
-        9600,
+fn start_terminal(data_dir: &Path) -> Result<PtySim> {
+    let dir = data_dir.join("terminal");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(PtySim::start(
+        &dir,
         LineFormat::EightN1,
-    );
-    link.open()
-        .context("opening the simulated terminal's end of the cable")?;
-    let (handle, _thread) = hardware::terminal::sim::spawn(
-        link,
-        LineFormat::EightN1.line_code(),
         SimTiming::default(),
-    )?;
-    Ok((pair, handle, register))
+    )?)
 }
 
 /// A push-button dispenser: each press issues a consultation ticket and prints it. If the

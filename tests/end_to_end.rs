@@ -5,9 +5,8 @@
 //! refunding part of it, resolving, and recording the follow-up call's evaluation. The
 //! stored stage timestamps must tell the same story (GB/T 8.1).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use counter::desk::{CardOutcome, Desk, DeskConfig, RefundDraft};
@@ -15,11 +14,9 @@ use counter::devices::{DeskPrinter, Devices, counter_profile};
 use domain::{Fen, PriorityClass, RequestStage, ServiceType};
 use hardware::printer::PaperWidth;
 use hardware::printer::sim::SimPrinter;
-use hardware::pty::PtyPair;
-use hardware::terminal::frame::LineCode;
-use hardware::terminal::sim::{self, SimEnd};
+use hardware::terminal::sim::PtySim;
 use hardware::terminal::{
-    LineFormat, SerialLink, SimHandle, SimTiming, TeliumConfig, TeliumTerminal, Timeouts,
+    LineFormat, PaymentTerminal, SimTiming, TeliumConfig, TeliumTerminal, Timeouts,
 };
 use hub::testkit::{TestHub, config};
 use kiosk::controller::{Controller, Sink};
@@ -39,69 +36,21 @@ skills = [{ skill = "repair" }]
 after_hours = 0
 "#;
 
-/// The payment terminal simulator on one end of a real pty pair.
-struct Terminal {
-    sim: SimHandle,
-    thread: Option<JoinHandle<SimEnd>>,
-    register: PathBuf,
-    journal: PathBuf,
-    _pty: PtyPair,
-    _dir: tempfile::TempDir,
-}
-
-impl Terminal {
-    fn start() -> Terminal {
-        let dir = tempfile::tempdir().unwrap();
-        let (register, device) = (dir.path().join("register"), dir.path().join("terminal"));
-        let pty = PtyPair::create(&register, &device).expect("socat must be installed");
-        let mut link = SerialLink::new(device.to_str().unwrap(), 9600, LineFormat::EightN1);
-        link.open().unwrap();
-        let (sim, thread) = sim::spawn(
-            link,
-            LineCode::Eight,
-            SimTiming {
-                ack: Duration::from_millis(600),
-                frame: Duration::from_millis(1000),
-                reply: Duration::from_millis(2000),
-                retries: 3,
-            },
-        )
-        .unwrap();
-        Terminal {
-            sim,
-            thread: Some(thread),
-            journal: dir.path().join("payments.journal"),
-            register,
-            _pty: pty,
-            _dir: dir,
-        }
-    }
-
-    fn register_side(&self) -> Box<dyn hardware::terminal::PaymentTerminal> {
-        let cfg = TeliumConfig {
-            line: LineFormat::EightN1,
-            timeouts: Timeouts {
-                ack: Duration::from_millis(600),
-                frame: Duration::from_millis(600),
-                answer: Duration::from_millis(1500),
-                reconcile: Duration::from_millis(1000),
-            },
-            ..TeliumConfig::default()
-        };
-        Box::new(
-            TeliumTerminal::open_serial(self.register.to_str().unwrap(), cfg, &self.journal)
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        self.sim.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+/// The counter's side of the cable to the terminal simulator.
+fn register_side(sim: &PtySim, journal: &Path) -> Box<dyn PaymentTerminal> {
+    let cfg = TeliumConfig {
+        line: LineFormat::EightN1,
+        timeouts: Timeouts {
+            ack: Duration::from_millis(600),
+            frame: Duration::from_millis(600),
+            answer: Duration::from_millis(1500),
+            reconcile: Duration::from_millis(1000),
+        },
+        ..TeliumConfig::default()
+    };
+    Box::new(
+        TeliumTerminal::open_serial(sim.register_end().to_str().unwrap(), cfg, journal).unwrap(),
+    )
 }
 
 fn intake() -> Intake {
@@ -122,7 +71,18 @@ async fn a_repair_from_the_kiosk_to_the_follow_up_call() {
     let hub = TestHub::start(config(STAFF)).await;
     let jobs = tempfile::tempdir().unwrap();
     let printer = SimPrinter::start(jobs.path().join("jobs"), "127.0.0.1:0").unwrap();
-    let terminal = Terminal::start();
+    let cable = tempfile::tempdir().unwrap();
+    let terminal = PtySim::start(
+        cable.path(),
+        LineFormat::EightN1,
+        SimTiming {
+            ack: Duration::from_millis(600),
+            frame: Duration::from_millis(1000),
+            reply: Duration::from_millis(2000),
+            retries: 3,
+        },
+    )
+    .unwrap();
 
     // ---- the kiosk: the customer reads the fee list, acknowledges it, confirms the
     // summary; the request and its ticket are created together and a slip is printed.
@@ -208,7 +168,10 @@ async fn a_repair_from_the_kiosk_to_the_follow_up_call() {
                 counter::PrinterTarget::Tcp(printer.local_addr().to_string()),
                 counter_profile("counter-2"),
             )),
-            terminal: Some(terminal.register_side()),
+            terminal: Some(register_side(
+                &terminal,
+                &cable.path().join("payments.journal"),
+            )),
         },
     );
     desk.login("tech", hub::testkit::PIN).await.unwrap();
@@ -254,7 +217,7 @@ async fn a_repair_from_the_kiosk_to_the_follow_up_call() {
         CardOutcome::Paid(p) => p,
         other => panic!("the card was not paid: {other:?}"),
     };
-    assert_eq!(terminal.sim.charges().len(), 1);
+    assert_eq!(terminal.handle().charges().len(), 1);
     let payment = hub.client.with_token(desk.session().unwrap().token.clone());
     let payments = payment.request(request_id).await.unwrap().payments;
     assert_eq!(payments.len(), 1);
@@ -326,5 +289,5 @@ async fn a_repair_from_the_kiosk_to_the_follow_up_call() {
     assert!(!done.overdue);
     assert_eq!(done.agreement_version, Some(1));
     assert_eq!(done.refunds.len(), 1);
-    assert_eq!(terminal.sim.charges().len(), 1, "charged exactly once");
+    assert_eq!(terminal.handle().charges().len(), 1, "charged exactly once");
 }

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use hardware::printer::document::Document;
-use hardware::printer::transport::{DeviceFile, EscPosPrinter, Tcp, TcpTimeouts};
 use hardware::printer::{
     PaperWidth, PrintError, PrinterProfile, PrinterStatus, QrMode, ReceiptPrinter,
 };
@@ -63,25 +62,9 @@ impl DeskPrinter {
 
     fn connect(&mut self) -> Result<&mut Box<dyn ReceiptPrinter>, PrintError> {
         if self.open.is_none() {
-            let printer: Box<dyn ReceiptPrinter> = match &self.target {
-                PrinterTarget::None => {
-                    return Err(PrintError::Offline("no printer is configured".into()));
-                }
-                PrinterTarget::Tcp(addr) => {
-                    let timeouts = TcpTimeouts {
-                        connect: Duration::from_secs(2),
-                        ..TcpTimeouts::default()
-                    };
-                    Box::new(EscPosPrinter::new(
-                        Tcp::connect(addr.as_str(), timeouts)?,
-                        self.profile.clone(),
-                    ))
-                }
-                PrinterTarget::Device(path) => Box::new(EscPosPrinter::new(
-                    DeviceFile::open(path)?,
-                    self.profile.clone(),
-                )),
-            };
+            let printer = self
+                .target
+                .open(self.profile.clone(), Duration::from_secs(2))?;
             self.open = Some(printer);
         }
         self.open

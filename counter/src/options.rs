@@ -9,63 +9,14 @@ use std::str::FromStr;
 
 use ui::Lang;
 
-/// Where the counter's receipt printer is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum PrinterTarget {
-    /// No printer: documents can still be previewed on screen.
-    #[default]
-    None,
-    /// A network printer on its raw port, `HOST:PORT` (`tcp:HOST:PORT` on the command line).
-    Tcp(String),
-    /// A printer device node such as `/dev/usb/lp0` (`file:PATH`, or any absolute path).
-    Device(PathBuf),
-}
+pub use hardware::printer::PrinterTarget;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OptionError {
-    #[error(
-        "unknown printer `{0}` (expected none, tcp:HOST:PORT, file:PATH or an absolute device path)"
-    )]
-    Printer(String),
     #[error("unknown payment terminal `{0}` (expected none, sim, or a serial device path)")]
     Terminal(String),
     #[error("unknown window size `{0}` (expected WIDTHxHEIGHT, at least 1280x800)")]
     Size(String),
-}
-
-impl FromStr for PrinterTarget {
-    type Err = OptionError;
-    fn from_str(s: &str) -> Result<PrinterTarget, OptionError> {
-        let s = s.trim();
-        if s.is_empty() || s == "none" {
-            Ok(PrinterTarget::None)
-        } else if let Some(addr) = s.strip_prefix("tcp:") {
-            if addr
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
-            {
-                Ok(PrinterTarget::Tcp(addr.to_owned()))
-            } else {
-                Err(OptionError::Printer(s.to_owned()))
-            }
-        } else if let Some(path) = s.strip_prefix("file:") {
-            Ok(PrinterTarget::Device(PathBuf::from(path)))
-        } else if s.starts_with('/') {
-            Ok(PrinterTarget::Device(PathBuf::from(s)))
-        } else {
-            Err(OptionError::Printer(s.to_owned()))
-        }
-    }
-}
-
-impl fmt::Display for PrinterTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PrinterTarget::None => f.write_str("none"),
-            PrinterTarget::Tcp(a) => write!(f, "tcp:{a}"),
-            PrinterTarget::Device(p) => write!(f, "file:{}", p.display()),
-        }
-    }
 }
 
 /// Which card payment terminal the counter drives (GB/T 8.4.2).

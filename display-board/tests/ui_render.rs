@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use display_board::Layout;
-use display_board::headless::{Frame, HeadlessBoard};
+use display_board::headless::HeadlessBoard;
 use display_board::model::{BoardModel, Now, Zone};
 use domain::{FeeItem, Fen, ServiceType};
 use protocol::{
@@ -169,21 +169,6 @@ fn demo_model(now: Now) -> BoardModel {
     m
 }
 
-/// Pixels in the box that differ clearly from the background colour.
-fn ink(f: &Frame, x0: u32, y0: u32, x1: u32, y1: u32, bg: [u8; 3]) -> usize {
-    let mut n = 0;
-    for y in y0..y1.min(f.height) {
-        for x in x0..x1.min(f.width) {
-            let p = f.pixel(x, y);
-            let d: i32 = (0..3).map(|i| (p[i] as i32 - bg[i] as i32).abs()).sum();
-            if d > 120 {
-                n += 1;
-            }
-        }
-    }
-    n
-}
-
 #[test]
 fn the_board_renders_both_layouts_in_both_languages_with_chinese_glyphs() {
     let now = Now {
@@ -210,7 +195,7 @@ fn the_board_renders_both_layouts_in_both_languages_with_chinese_glyphs() {
     page.set_centre_secondary("".into());
     let f = board.render();
     let bg = f.pixel(f.width - 2, 60); // header background, right edge
-    let chinese = ink(&f, 40, 20, 700, 100, bg);
+    let chinese = f.ink(40, 20, 700, 100, bg);
     assert!(
         chinese > 2_000,
         "Chinese text did not render: {chinese} inked pixels"
@@ -218,7 +203,7 @@ fn the_board_renders_both_layouts_in_both_languages_with_chinese_glyphs() {
     page.set_centre_primary("".into());
     let f = board.render();
     assert!(
-        ink(&f, 40, 20, 700, 100, bg) < chinese / 10,
+        f.ink(40, 20, 700, 100, bg) < chinese / 10,
         "the ink was the label's"
     );
 
@@ -242,7 +227,7 @@ fn the_board_renders_both_layouts_in_both_languages_with_chinese_glyphs() {
                 Layout::Portrait => (60, 260, 1020, 700),
                 _ => (60, 200, 1100, 700),
             };
-            let call_ink = ink(&f, cx0, cy0, cx1, cy1, bg);
+            let call_ink = f.ink(cx0, cy0, cx1, cy1, bg);
             assert!(
                 call_ink > 30_000,
                 "{lname}/{lang}: call panel looks empty ({call_ink})"
@@ -252,7 +237,7 @@ fn the_board_renders_both_layouts_in_both_languages_with_chinese_glyphs() {
             if lang == Lang::ZhCn {
                 let hb = f.pixel(w - 2, 60);
                 assert!(
-                    ink(&f, 40, 24, 600, 90, hb) > 1_500,
+                    f.ink(40, 24, 600, 90, hb) > 1_500,
                     "{lname}: Chinese centre name missing"
                 );
             }

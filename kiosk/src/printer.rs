@@ -7,8 +7,6 @@
 //! the hub and never prints personal data unmasked (the slip masks the phone, GB/T 5.4.2).
 
 use std::fmt;
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Utc};
@@ -16,87 +14,11 @@ use domain::{Channel, TicketNumber};
 use hardware::printer::document::{
     self as doc, Centre, Document, DocumentError, IntakeSlip, Localized, QueueTicket, ServiceName,
 };
-use hardware::printer::transport::{
-    DeviceFile, EscPosPrinter, Serial, SerialSettings, Tcp, TcpTimeouts,
-};
-use hardware::printer::{PaperWidth, PrintError, PrinterProfile, QrMode, ReceiptPrinter};
+use hardware::printer::{PaperWidth, PrintError, PrinterProfile, QrMode};
 use protocol::{Catalogue, IntakeReceipt, IssuedTicket, RequestView};
 use ui::Lang;
 
-/// Where printouts go, as written in options: `none`, `tcp:HOST:PORT`,
-/// `serial:PATH[:BAUD]`, or a device node path such as `/dev/usb/lp0`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum PrinterTarget {
-    /// No printer: the ticket's QR code on screen is all the customer gets.
-    #[default]
-    None,
-    /// A network printer's raw port (9100), or the printer simulator.
-    Tcp(String),
-    /// A device node (`usblp`).
-    Device(PathBuf),
-    Serial {
-        path: String,
-        baud: u32,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown printer `{0}` (expected none, tcp:HOST:PORT, serial:PATH[:BAUD] or a device path such as /dev/usb/lp0)"
-)]
-pub struct BadPrinterTarget(pub String);
-
-impl FromStr for PrinterTarget {
-    type Err = BadPrinterTarget;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let bad = || BadPrinterTarget(s.to_owned());
-        if s.is_empty() || s == "none" {
-            return Ok(PrinterTarget::None);
-        }
-        if let Some(addr) = s.strip_prefix("tcp:") {
-            // HOST:PORT, with the port required (a raw printer has no default to guess).
-            let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
-            if host.is_empty() || port.parse::<u16>().is_err() {
-                return Err(bad());
-            }
-            return Ok(PrinterTarget::Tcp(addr.to_owned()));
-        }
-        if let Some(rest) = s.strip_prefix("serial:") {
-            let (path, baud) = match rest.rsplit_once(':') {
-                Some((p, b)) if b.chars().all(|c| c.is_ascii_digit()) && !b.is_empty() => {
-                    (p, b.parse::<u32>().map_err(|_| bad())?)
-                }
-                _ => (rest, 115_200),
-            };
-            if path.is_empty() {
-                return Err(bad());
-            }
-            return Ok(PrinterTarget::Serial {
-                path: path.to_owned(),
-                baud,
-            });
-        }
-        if let Some(path) = s.strip_prefix("file:") {
-            return Ok(PrinterTarget::Device(PathBuf::from(path)));
-        }
-        if s.starts_with('/') {
-            return Ok(PrinterTarget::Device(PathBuf::from(s)));
-        }
-        Err(bad())
-    }
-}
-
-impl fmt::Display for PrinterTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PrinterTarget::None => f.write_str("none"),
-            PrinterTarget::Tcp(a) => write!(f, "tcp:{a}"),
-            PrinterTarget::Device(p) => write!(f, "{}", p.display()),
-            PrinterTarget::Serial { path, baud } => write!(f, "serial:{path}:{baud}"),
-        }
-    }
-}
+pub use hardware::printer::{BadPrinterTarget, PrinterTarget};
 
 /// The kiosk's printer role: prints whole documents, blocking (call it off the UI thread
 /// and off the async workers).
@@ -133,21 +55,10 @@ impl EscPos {
     }
 
     fn print_one(&self, d: &Document) -> Result<(), PrintError> {
-        match &self.target {
-            PrinterTarget::None => Err(PrintError::Offline("no printer is configured".into())),
-            PrinterTarget::Tcp(addr) => {
-                let t = Tcp::connect(addr.as_str(), TcpTimeouts::default())?;
-                EscPosPrinter::new(t, self.profile.clone()).print(d)
-            }
-            PrinterTarget::Device(path) => {
-                let t = DeviceFile::open(path)?;
-                EscPosPrinter::new(t, self.profile.clone()).print(d)
-            }
-            PrinterTarget::Serial { path, baud } => {
-                let t = Serial::open(path, SerialSettings::new(*baud))?;
-                EscPosPrinter::new(t, self.profile.clone()).print(d)
-            }
-        }
+        // Opened afresh for each job, as a spooler does.
+        self.target
+            .open(self.profile.clone(), std::time::Duration::from_secs(3))?
+            .print(d)
     }
 }
 

@@ -3,7 +3,9 @@
 //! and the language helpers that pick a bundled translation.
 //!
 //! This crate has no Slint dependency of its own, so app build scripts can use it as a
-//! build-dependency cheaply; it must never talk to the hub or to devices.
+//! build-dependency cheaply; it must never talk to the hub or to devices. Only the
+//! optional `headless` feature (the apps' normal dependency, never their build
+//! dependency) brings in Slint, for the `headless` module: rendering without a display.
 
 #![cfg_attr(
     not(test),
@@ -14,6 +16,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+
+#[cfg(feature = "headless")]
+pub mod headless;
 
 /// The Slint library name under which `ui/slint/` is imported: `import { Theme } from "@servicehall-ui/theme.slint";`.
 pub const SLINT_LIBRARY: &str = "servicehall-ui";

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use counter::desk::{Desk, DeskConfig};
@@ -16,12 +15,10 @@ use domain::{Fen, PriorityClass, ServiceType};
 use hardware::printer::PaperWidth;
 use hardware::printer::render;
 use hardware::printer::sim::{SimPrinter, SimPrinterHandle};
-use hardware::pty::PtyPair;
-use hardware::terminal::frame::LineCode;
-use hardware::terminal::sim::{self, SimEnd};
+use hardware::terminal::sim::PtySim;
 use hardware::terminal::{
-    Journal, LineFormat, PaymentTerminal, SerialLink, SimHandle, SimTiming, TeliumConfig,
-    TeliumTerminal, Timeouts,
+    Journal, LineFormat, PaymentTerminal, SimHandle, SimTiming, TeliumConfig, TeliumTerminal,
+    Timeouts,
 };
 use hub::testkit::{TestHub, config};
 use protocol::{
@@ -230,22 +227,18 @@ pub(crate) fn terminal_config() -> TeliumConfig {
 /// The terminal simulator on one end of a real pty pair; the counter opens the other.
 pub(crate) struct PtyTerminal {
     pub(crate) sim: SimHandle,
-    thread: Option<JoinHandle<SimEnd>>,
     pub(crate) register_end: PathBuf,
     pub(crate) dir: tempfile::TempDir,
-    _pty: PtyPair,
+    // Dropped before `dir`: stops the simulator and the cable.
+    _pty: PtySim,
 }
 
 impl PtyTerminal {
     pub(crate) fn start() -> PtyTerminal {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("register"), dir.path().join("terminal"));
-        let pty = PtyPair::create(&a, &b).expect("socat must be installed");
-        let mut link = SerialLink::new(b.to_str().unwrap(), 9600, LineFormat::EightN1);
-        link.open().unwrap();
-        let (sim, thread) = sim::spawn(
-            link,
-            LineCode::Eight,
+        let pty = PtySim::start(
+            dir.path(),
+            LineFormat::EightN1,
             SimTiming {
                 ack: Duration::from_millis(600),
                 frame: Duration::from_millis(1000),
@@ -253,11 +246,10 @@ impl PtyTerminal {
                 retries: 3,
             },
         )
-        .unwrap();
+        .expect("socat must be installed");
         PtyTerminal {
-            sim,
-            thread: Some(thread),
-            register_end: a,
+            sim: pty.handle().clone(),
+            register_end: pty.register_end().to_path_buf(),
             dir,
             _pty: pty,
         }
@@ -293,15 +285,6 @@ impl PtyTerminal {
             amount,
         )
         .unwrap();
-    }
-}
-
-impl Drop for PtyTerminal {
-    fn drop(&mut self) {
-        self.sim.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

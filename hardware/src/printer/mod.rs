@@ -36,9 +36,11 @@ pub mod encode;
 pub mod render;
 pub mod sim;
 pub mod status;
+pub mod target;
 pub mod transport;
 
 pub use status::PrinterStatus;
+pub use target::{BadPrinterTarget, PrinterTarget};
 
 /// Paper roll widths servicehall supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -590,6 +590,63 @@ pub fn spawn<L: Link + 'static>(
     Ok((handle, thread))
 }
 
+/// The terminal simulator on the far end of a real serial cable (a socat pty pair): the
+/// cash register opens [`PtySim::register_end`] like a real terminal's port. Used by
+/// the all-in-one installation and by tests; stopping it (or dropping it) ends the
+/// simulator and the cable.
+#[derive(Debug)]
+pub struct PtySim {
+    handle: SimHandle,
+    thread: Option<JoinHandle<SimEnd>>,
+    register: std::path::PathBuf,
+    _pty: crate::pty::PtyPair,
+}
+
+impl PtySim {
+    /// Creates the cable as `dir/register` and `dir/terminal` and starts the simulator on
+    /// the terminal's end at 9600 bps with `line`.
+    pub fn start(
+        dir: &std::path::Path,
+        line: crate::terminal::LineFormat,
+        timing: SimTiming,
+    ) -> Result<PtySim, TerminalError> {
+        let register = dir.join("register");
+        let device = dir.join("terminal");
+        let pty = crate::pty::PtyPair::create(&register, &device)
+            .map_err(|e| TerminalError::Config(e.to_string()))?;
+        let mut link =
+            crate::terminal::SerialLink::new(device.to_string_lossy().into_owned(), 9600, line);
+        link.open()
+            .map_err(|e| TerminalError::Config(format!("the simulator's end of the cable: {e}")))?;
+        let (handle, thread) = spawn(link, line.line_code(), timing)?;
+        Ok(PtySim {
+            handle,
+            thread: Some(thread),
+            register,
+            _pty: pty,
+        })
+    }
+
+    /// Scripts and reads the simulator.
+    pub fn handle(&self) -> &SimHandle {
+        &self.handle
+    }
+
+    /// The cash register's end of the cable.
+    pub fn register_end(&self) -> &std::path::Path {
+        &self.register
+    }
+}
+
+impl Drop for PtySim {
+    fn drop(&mut self) {
+        self.handle.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The in-process simulated terminal: the real protocol E driver talking to a
 /// [`SimDevice`] over an in-memory link. Selectable from configuration like a real one.
 pub fn in_process(
