@@ -382,6 +382,24 @@ async fn agreements_are_versioned_and_follow_up_records_the_evaluation() {
         .await
         .unwrap();
     assert_eq!((v1.version, v1.total), (1, quote.total));
+    // GB/T 8.4.1: never more than the quoted total, e.g. a repeated click.
+    let pay = |key: &str, amount| RecordPayment {
+        amount,
+        method: PaymentMethod::Cash,
+        reference: None,
+        idempotency_key: key.into(),
+    };
+    tech.record_payment(id, &pay("cash-1", quote.total))
+        .await
+        .unwrap();
+    assert_eq!(
+        refusal_code(tech.record_payment(id, &pay("cash-2", quote.total)).await),
+        "overpayment"
+    );
+    // The same key again is the same payment, not a refusal.
+    tech.record_payment(id, &pay("cash-1", quote.total))
+        .await
+        .unwrap();
     assert_eq!(v1.lines.len(), 2);
     let v2 = tech
         .write_agreement(id, &draft("2026-12-02 09:00"))

@@ -38,13 +38,26 @@ pub struct HubClient {
 }
 
 impl HubClient {
+    /// A client whose every call gives up after [`HubClient::TIMEOUT`] (a hub that takes
+    /// the connection and never answers must not hang a station).
     pub fn new(base: impl Into<String>) -> HubClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(HubClient::CONNECT_TIMEOUT)
+            .timeout(HubClient::TIMEOUT)
+            .tcp_keepalive(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         HubClient {
             base: base.into().trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http,
             token: None,
         }
     }
+
+    /// How long connecting to the hub may take.
+    pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+    /// How long one whole call may take.
+    pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
     pub fn base(&self) -> &str {
         &self.base

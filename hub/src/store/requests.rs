@@ -586,7 +586,23 @@ pub fn record_payment(
     if req.amount.0 <= 0 {
         return Err(StoreError::invalid("amount", "must be more than zero"));
     }
-    read_request(ctx.conn, cfg, id, ctx.now)?;
+    let request = read_request(ctx.conn, cfg, id, ctx.now)?;
+    // GB/T 8.4.1: never more than the quoted total (a repeated click or a second counter
+    // taking the same amount is refused, not collected twice).
+    if let Some(q) = &request.quote {
+        let paid: i64 = request.payments.iter().map(|p| p.amount.0).sum();
+        if paid.saturating_add(req.amount.0) > q.total.0 {
+            return Err(StoreError::Rule(
+                "overpayment",
+                format!(
+                    "request {id} has {} of {} paid already: {} more would be too much",
+                    Fen(paid),
+                    q.total,
+                    req.amount
+                ),
+            ));
+        }
+    }
     ctx.conn.execute(
         "INSERT INTO payments (request_id, amount, method, reference, idempotency_key, at, staff_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
