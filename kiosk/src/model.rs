@@ -286,6 +286,10 @@ impl FieldError {
     }
 }
 
+/// Longest wait for an effect's result before the kiosk gives up on it (every hub
+/// call times out well before).
+const BUSY_LIMIT: Duration = Duration::from_secs(45);
+
 /// A sentence for the whole screen (a refusal, a warning, the hub being away).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -573,6 +577,9 @@ pub struct KioskModel {
     pub notice: Option<Notice>,
     /// An effect is being carried out; taps that would start another are ignored.
     pub busy: Option<Action>,
+    /// When `busy` was first seen at a tick: an effect that never reports back (a lost
+    /// task) must not leave the kiosk waiting, or stop the idle wipe, for ever.
+    busy_since: Option<Instant>,
     /// The ticket being rated, and the rating so far.
     pub rating_ticket: Option<Finished>,
     pub score: Option<u8>,
@@ -615,6 +622,7 @@ impl KioskModel {
             ticket: None,
             notice: None,
             busy: None,
+            busy_since: None,
             rating_ticket: None,
             score: None,
             reasons: Vec::new(),
@@ -888,6 +896,18 @@ impl KioskModel {
         self.utc = Some(utc);
         if self.last_activity.is_none() {
             self.last_activity = Some(now);
+        }
+        match (self.busy, self.busy_since) {
+            (None, _) => self.busy_since = None,
+            (Some(_), None) => self.busy_since = Some(now),
+            (Some(_), Some(since)) if now.saturating_duration_since(since) > BUSY_LIMIT => {
+                // Every hub call times out well before this: treat it as unreachable.
+                self.busy = None;
+                self.busy_since = None;
+                self.hub = HubState::Offline;
+                self.notice = Some(Notice::Offline);
+            }
+            (Some(_), Some(_)) => {}
         }
         // Privacy: an idle kiosk forgets the last customer (GB/T 5.4.2).
         if self.idle_left() == Some(Duration::ZERO) && self.busy.is_none() {
@@ -1514,7 +1534,10 @@ impl KioskModel {
                 self.last_activity = self.now;
             }
             Outcome::Refused { action, problem } => {
-                self.busy = None;
+                // A background refresh refused must not release a tap still in flight.
+                if self.busy == Some(action) {
+                    self.busy = None;
+                }
                 self.refused(action, problem, fx);
             }
             Outcome::Unreachable { action } => {
@@ -1658,6 +1681,46 @@ mod tests {
             m.apply(i);
         }
         m
+    }
+
+    #[test]
+    fn an_effect_that_never_reports_back_does_not_freeze_the_kiosk() {
+        let mut m = KioskModel::new(ModelConfig::default());
+        for i in crate::demo::scenes(Lang::ZhCn).remove(0).inputs {
+            m.apply(i);
+        }
+        let t0 = Instant::now();
+        let utc = Utc::now();
+        m.apply(Input::Tick { now: t0, utc });
+        let fx = m.apply(Input::TakeTicket(ServiceType::Consultation));
+        assert!(matches!(&fx[..], [Effect::IssueTicket { .. }]));
+        assert!(m.busy.is_some());
+        // The effect's task is lost: no outcome ever comes.
+        m.apply(Input::Tick {
+            now: t0 + Duration::from_secs(10),
+            utc,
+        });
+        assert!(m.busy.is_some(), "still waiting within the limit");
+        m.apply(Input::Tick {
+            now: t0 + BUSY_LIMIT + Duration::from_secs(11),
+            utc,
+        });
+        assert!(m.busy.is_none());
+        assert_eq!(m.notice, Some(Notice::Offline));
+        // A background refresh refused while a tap is in flight does not release it.
+        m.apply(Input::Hub(Outcome::Connection(HubState::Live)));
+        m.apply(Input::TakeTicket(ServiceType::Consultation));
+        assert!(m.busy.is_some());
+        m.apply(Input::Hub(Outcome::Refused {
+            action: Action::Refresh,
+            problem: protocol::Problem {
+                code: "x".into(),
+                status: 409,
+                detail: "x".into(),
+                field: None,
+            },
+        }));
+        assert_eq!(m.busy, Some(Action::Ticket));
     }
 
     #[test]
