@@ -617,7 +617,9 @@ fn fill_fees(w: &CounterWindow, view: &DeskView, state: &UiState, zone: FixedOff
     page.set_payable(
         view.amount_due.is_some_and(|a| a > Fen::ZERO)
             && quote.is_some_and(|q| q.acknowledged_at.is_some())
-            && view.card.is_none(),
+            && view.card.is_none()
+            // An approved card sale not recorded yet: nothing more is taken meanwhile.
+            && view.unrecorded_here == 0,
     );
     page.set_payments(model(
         view.request
@@ -991,27 +993,7 @@ pub fn apply(w: &CounterWindow, reply: &Reply, state: &UiState) {
         match c {
             Clear::Pin => login.set_pin(s("")),
             Clear::CallNumber => w.global::<QueuePanel>().set_number(s("")),
-            Clear::RequestForm => {
-                let f = w.global::<RequestForm>();
-                for set in [
-                    RequestForm::set_product,
-                    RequestForm::set_model,
-                    RequestForm::set_serial,
-                    RequestForm::set_purchase_date,
-                    RequestForm::set_problem,
-                    RequestForm::set_details,
-                    RequestForm::set_name,
-                    RequestForm::set_phone,
-                    RequestForm::set_address,
-                ] {
-                    set(&f, s(""));
-                }
-                f.set_consent(false);
-                f.set_fee_list_shown(false);
-                f.set_confirmed(false);
-                f.set_summary_shown(false);
-                f.set_for_ticket(false);
-            }
+            Clear::RequestForm => clear_request_form(w),
             Clear::Tendered => w.global::<FeesPage>().set_tendered(s("")),
             Clear::Reference => w.global::<FeesPage>().set_reference(s("")),
             Clear::Transfer => {
@@ -1038,11 +1020,38 @@ pub fn apply(w: &CounterWindow, reply: &Reply, state: &UiState) {
     if reply.logged_out {
         d.set_tab(0);
         d.set_transfer_open(false);
+        // Logged out or the session ended: the form typed for a customer goes too.
+        clear_request_form(w);
     }
     if reply.card.is_some() {
         let view = state.view.borrow().clone();
         fill_fees(w, &view, state, state.zone());
     }
+}
+
+/// Empties the new-request form, the customer's name, phone and address and the
+/// read-back summary included (GB/T 5.4: nothing is left for the next person).
+fn clear_request_form(w: &CounterWindow) {
+    let f = w.global::<RequestForm>();
+    for set in [
+        RequestForm::set_product,
+        RequestForm::set_model,
+        RequestForm::set_serial,
+        RequestForm::set_purchase_date,
+        RequestForm::set_problem,
+        RequestForm::set_details,
+        RequestForm::set_name,
+        RequestForm::set_phone,
+        RequestForm::set_address,
+    ] {
+        set(&f, s(""));
+    }
+    f.set_consent(false);
+    f.set_fee_list_shown(false);
+    f.set_confirmed(false);
+    f.set_summary_shown(false);
+    f.set_for_ticket(false);
+    f.set_summary(model(Vec::new()));
 }
 
 /// A message from the adapter itself (input that cannot be sent as typed).

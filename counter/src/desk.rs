@@ -313,6 +313,13 @@ pub struct DeskView {
     pub card: Option<PendingCard>,
     /// Card payments approved on the terminal and not yet recorded at the hub.
     pub unrecorded: usize,
+    /// Of those, the ones for the open request: no new payment is taken for it meanwhile.
+    pub unrecorded_here: usize,
+    /// Card refunds credited on the terminal and not yet marked paid at the hub.
+    pub unpaid_refunds: Vec<i64>,
+    /// Something staff must see that no command of theirs reported (a recorded card
+    /// payment or refund the hub refused when it was sent again).
+    pub notice: Option<String>,
     pub last_change: Option<Fen>,
     pub knowledge: Option<KnowledgeBase>,
     pub refunds: Vec<RefundView>,
@@ -349,6 +356,9 @@ pub struct Desk {
     preview: Option<(u32, Arc<Rendered>)>,
     card: Option<PendingCard>,
     unrecorded: Vec<Unrecorded>,
+    /// Card refunds credited on the terminal whose "paid" the hub has not heard of yet.
+    unpaid_refunds: Vec<i64>,
+    notice: Option<String>,
     last_change: Option<Fen>,
     knowledge: Option<KnowledgeBase>,
     refunds: Vec<RefundView>,
@@ -407,6 +417,8 @@ impl Desk {
             preview: None,
             card: None,
             unrecorded: Vec::new(),
+            unpaid_refunds: Vec::new(),
+            notice: None,
             last_change: None,
             knowledge: None,
             refunds: Vec::new(),
@@ -523,7 +535,8 @@ impl Desk {
             view: view.clone(),
         });
         self.locked = false;
-        self.catalogue().await?;
+        // Fees may have changed since the last login: fetched again.
+        self.refresh_catalogue().await?;
         self.pick_up_counter().await?;
         self.recover_card().await;
         Ok(view)
@@ -542,6 +555,10 @@ impl Desk {
         self.forget_customer();
         self.refunds.clear();
         self.follow_ups.clear();
+        // GB/T 5.4: a revealed number is never left on the screen for the next person.
+        self.follow_up_contact = None;
+        self.knowledge = None;
+        self.slots.clear();
         Ok(())
     }
 
@@ -590,6 +607,25 @@ impl Desk {
         let c = Arc::new(self.hub.catalogue().await?);
         self.catalogue = Some(c.clone());
         Ok(c)
+    }
+
+    /// Fetches the catalogue again (at login, and after the hub said the fee list
+    /// changed). A hub that cannot be reached keeps the copy already here, if any.
+    async fn refresh_catalogue(&mut self) -> Result<Arc<Catalogue>, DeskError> {
+        match self.hub.catalogue().await {
+            Ok(c) => {
+                let c = Arc::new(c);
+                self.catalogue = Some(c.clone());
+                Ok(c)
+            }
+            Err(e) => match &self.catalogue {
+                Some(c) => {
+                    tracing::info!("counter: the catalogue was not refreshed: {e}");
+                    Ok(c.clone())
+                }
+                None => Err(e.into()),
+            },
+        }
     }
 
     fn letterhead(&self) -> Result<Letterhead, DeskError> {
@@ -808,6 +844,23 @@ impl Desk {
         Ok(())
     }
 
+    /// After a payment was recorded: the request is read again; when that fails the
+    /// payment the hub returned is shown as it is (the amount due never goes back up).
+    async fn show_payment(&mut self, payment: &PaymentView) {
+        if self.request.as_ref().map(|r| r.id) != Some(payment.request_id) {
+            return;
+        }
+        if let Err(e) = self.reload_request().await {
+            tracing::info!("counter: the request was not read again after a payment: {e}");
+        }
+        if let Some(r) = self.request.as_mut()
+            && r.id == payment.request_id
+            && !r.payments.iter().any(|p| p.id == payment.id)
+        {
+            r.payments.push(payment.clone());
+        }
+    }
+
     fn open_id(&self) -> Result<i64, DeskError> {
         self.request
             .as_ref()
@@ -855,7 +908,20 @@ impl Desk {
                 fees_acknowledged: (service.paid && d.fee_list_shown)
                     .then(|| service.fee_digest.clone()),
             })
-            .await?;
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let e = DeskError::from(e);
+                if matches!(&e, DeskError::Refused { code, .. } if code == "fee_list_changed") {
+                    // The published fees changed: the new list is shown from now on.
+                    if let Err(e) = self.refresh_catalogue().await {
+                        tracing::info!("counter: the new fee list could not be fetched: {e}");
+                    }
+                }
+                return Err(e);
+            }
+        };
         if d.for_ticket {
             self.ticket_requests.push(r.id);
         }
@@ -1033,7 +1099,15 @@ impl Desk {
         let r = self.request.as_ref()?;
         let q = r.quote.as_ref()?;
         let paid: i64 = r.payments.iter().map(|p| p.amount.0).sum();
-        Some(Fen((q.total.0 - paid).max(0)))
+        // Card sales approved on the terminal are paid, recorded at the hub or not yet.
+        let approved: i64 = self.unrecorded_for(r.id).map(|u| u.record.amount.0).sum();
+        Some(Fen((q.total.0 - paid - approved).max(0)))
+    }
+
+    fn unrecorded_for(&self, request_id: i64) -> impl Iterator<Item = &Unrecorded> {
+        self.unrecorded
+            .iter()
+            .filter(move |u| u.request_id == request_id)
     }
 
     /// The request and amount a new payment is for, after the counter's checks.
@@ -1048,6 +1122,15 @@ impl Desk {
             return Err(DeskError::Invalid(
                 "the customer has not acknowledged the quote yet (GB/T 4.2.3)".into(),
             ));
+        }
+        // An approved card sale the hub has not recorded yet is money taken: nothing else
+        // is charged for this request until it is recorded (no double charge).
+        let waiting: i64 = self.unrecorded_for(r.id).map(|u| u.record.amount.0).sum();
+        if waiting > 0 {
+            return Err(DeskError::Invalid(format!(
+                "a card payment of {} was approved on the terminal and is not recorded at the hub yet: take no other payment for this request until it is",
+                Fen(waiting)
+            )));
         }
         let due = self.amount_due().unwrap_or(Fen::ZERO);
         if due <= Fen::ZERO {
@@ -1111,7 +1194,8 @@ impl Desk {
             Tendered::Other => None,
         };
         self.last_change = change;
-        self.reload_request().await?;
+        // Recorded: a failure to read the request again is no reason to pay again.
+        self.show_payment(&payment).await;
         let receipt = self.print_receipt_for(&payment, &tendered).await;
         Ok(Paid {
             payment,
@@ -1202,11 +1286,7 @@ impl Desk {
                         };
                         self.record_card_sale(request_id, record).await
                     }
-                    CardPurpose::Refund { refund_id } => {
-                        let r = self.client()?.refund_paid(refund_id).await?;
-                        self.refunds.retain(|x| x.id != refund_id);
-                        Ok(CardOutcome::Refunded(r))
-                    }
+                    CardPurpose::Refund { refund_id } => Ok(self.mark_refund_paid(refund_id).await),
                 }
             }
             Outcome::Declined(_) => {
@@ -1231,12 +1311,18 @@ impl Desk {
         request_id: i64,
         record: RecordPayment,
     ) -> Result<CardOutcome, DeskError> {
-        let client = self.client()?;
-        match client.record_payment(request_id, &record).await {
+        let recorded = match self.client() {
+            Ok(client) => client
+                .record_payment(request_id, &record)
+                .await
+                .map_err(DeskError::from),
+            Err(e) => Err(e),
+        };
+        match recorded {
             Ok(payment) => {
                 self.last_change = None;
                 if self.request.as_ref().is_some_and(|r| r.id == request_id) {
-                    self.reload_request().await?;
+                    self.show_payment(&payment).await;
                     let receipt = self.print_receipt_for(&payment, &Tendered::Other).await;
                     Ok(CardOutcome::Paid(Paid {
                         payment,
@@ -1251,15 +1337,43 @@ impl Desk {
                     }))
                 }
             }
-            Err(e @ ClientError::Unreachable(_)) => {
-                // The card was charged: the record must reach the hub. Same key, so the
-                // retry can never record it twice.
+            Err(e) => {
+                // The card was charged: whatever went wrong, the record must reach the
+                // hub. Same key, so the retry can never record it twice.
+                let why = if e.is_unreachable() {
+                    format!("the hub cannot be reached ({e})")
+                } else {
+                    format!("the hub did not record it ({e})")
+                };
                 self.unrecorded.push(Unrecorded { request_id, record });
                 Ok(CardOutcome::Unrecorded(format!(
-                    "the card payment was approved; the hub cannot be reached ({e}) and it will be recorded as soon as it can"
+                    "the card payment was approved; {why} and it will be recorded as soon as it can: do not charge the card again"
                 )))
             }
-            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A card refund credited on the terminal is marked paid at the hub; when that
+    /// fails it is kept and sent again by `tick` (never credited a second time).
+    async fn mark_refund_paid(&mut self, refund_id: i64) -> CardOutcome {
+        let marked = match self.client() {
+            Ok(client) => client.refund_paid(refund_id).await.map_err(DeskError::from),
+            Err(e) => Err(e),
+        };
+        match marked {
+            Ok(r) => {
+                self.unpaid_refunds.retain(|x| *x != refund_id);
+                self.refunds.retain(|x| x.id != refund_id);
+                CardOutcome::Refunded(r)
+            }
+            Err(e) => {
+                if !self.unpaid_refunds.contains(&refund_id) {
+                    self.unpaid_refunds.push(refund_id);
+                }
+                CardOutcome::Unrecorded(format!(
+                    "the refund was credited to the card; the hub did not mark it paid yet ({e}) and it will be as soon as it can: do not credit the card again"
+                ))
+            }
         }
     }
 
@@ -1352,14 +1466,17 @@ impl Desk {
                         reference: a.terminal_reference,
                         idempotency_key: last.key.as_str().to_owned(),
                     };
-                    match client.record_payment(request_id, &record).await {
-                        Ok(_) => {}
-                        Err(ClientError::Unreachable(_)) => {
+                    if let Err(e) = client.record_payment(request_id, &record).await {
+                        tracing::warn!(
+                            "counter: the last card sale could not be confirmed with the hub: {e}"
+                        );
+                        if !self
+                            .unrecorded
+                            .iter()
+                            .any(|u| u.record.idempotency_key == record.idempotency_key)
+                        {
                             self.unrecorded.push(Unrecorded { request_id, record });
                         }
-                        Err(e) => tracing::warn!(
-                            "counter: the last card sale could not be confirmed with the hub: {e}"
-                        ),
                     }
                 }
             }
@@ -1434,6 +1551,11 @@ impl Desk {
             .find(|r| r.id == refund_id)
             .cloned()
             .ok_or_else(|| DeskError::Invalid(format!("refund {refund_id} is not on the list")))?;
+        if self.unpaid_refunds.contains(&refund_id) {
+            return Err(DeskError::Invalid(format!(
+                "refund {refund_id} was already credited to the card; the hub will be told as soon as it can"
+            )));
+        }
         if r.method == PaymentMethod::BankCard
             && let Some(terminal) = self.terminal.clone()
         {
@@ -1717,7 +1839,9 @@ impl Desk {
         if self.catalogue.is_none() && self.catalogue().await.is_ok() {
             changed = true;
         }
+        let mut refused = Vec::new();
         if self.session.is_some() && !self.unrecorded.is_empty() {
+            // Every item not recorded stays in the list, whatever the hub answered.
             let waiting = std::mem::take(&mut self.unrecorded);
             for u in waiting {
                 let Ok(client) = self.client() else {
@@ -1725,7 +1849,10 @@ impl Desk {
                     continue;
                 };
                 match client.record_payment(u.request_id, &u.record).await {
-                    Ok(_) => changed = true,
+                    Ok(payment) => {
+                        changed = true;
+                        self.show_payment(&payment).await;
+                    }
                     Err(ClientError::Unreachable(_)) => self.unrecorded.push(u),
                     Err(e) => {
                         // The hub refused it outright: staff must see it, not a silent loop.
@@ -1734,14 +1861,37 @@ impl Desk {
                             u.record.idempotency_key,
                             u.request_id
                         );
+                        refused.push(format!(
+                            "the card payment of {} approved for request {} is not recorded: the hub refused it ({e}); it is kept and sent again",
+                            u.record.amount, u.request_id
+                        ));
                         self.unrecorded.push(u);
-                        break;
                     }
                 }
             }
-            if changed && self.request.is_some() {
-                let _ = self.reload_request().await;
+        }
+        if self.session.is_some() && !self.unpaid_refunds.is_empty() {
+            let waiting = self.unpaid_refunds.clone();
+            for id in waiting {
+                let Ok(client) = self.client() else {
+                    continue;
+                };
+                match client.refund_paid(id).await {
+                    Ok(_) => {
+                        changed = true;
+                        self.unpaid_refunds.retain(|x| *x != id);
+                        self.refunds.retain(|x| x.id != id);
+                    }
+                    Err(ClientError::Unreachable(_)) => {}
+                    Err(e) => refused.push(format!(
+                        "refund {id} was credited to the card but the hub refused to mark it paid ({e}); it is kept and sent again"
+                    )),
+                }
             }
+        }
+        if self.session.is_some() {
+            // Refusals are shown until the items are recorded (or the hub is away).
+            changed |= self.set_notice(refused);
         }
         if let (Some(job), Some(printer)) = (self.pending_print.clone(), self.printer.clone()) {
             let ready = blocking(move || lock(&printer).status())
@@ -1752,6 +1902,21 @@ impl Desk {
             }
         }
         changed
+    }
+
+    /// Sets the notice staff see; whether it changed.
+    fn set_notice(&mut self, lines: Vec<String>) -> bool {
+        let notice = (!lines.is_empty()).then(|| lines.join("\n"));
+        if notice == self.notice {
+            return false;
+        }
+        self.notice = notice;
+        true
+    }
+
+    /// Something staff must see that no command of theirs reported.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     // ------------------------------------------------------------ view
@@ -1782,6 +1947,12 @@ impl Desk {
             preview: self.preview.clone(),
             card: self.card.clone(),
             unrecorded: self.unrecorded.len(),
+            unrecorded_here: self
+                .request
+                .as_ref()
+                .map_or(0, |r| self.unrecorded_for(r.id).count()),
+            unpaid_refunds: self.unpaid_refunds.clone(),
+            notice: self.notice.clone(),
             last_change: self.last_change,
             knowledge: self.knowledge.clone(),
             refunds: self.refunds.clone(),

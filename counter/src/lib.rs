@@ -256,8 +256,17 @@ async fn desk_loop(
             tick_pending.store(false, Ordering::SeqCst);
             if desk.tick().await {
                 let view = desk.view();
+                // A refusal found by the upkeep (an approved card payment the hub would
+                // not record) is shown to staff.
+                let reply = command::Reply {
+                    notice: view.notice.clone().map(|text| command::Notice {
+                        level: command::Level::Error,
+                        text,
+                    }),
+                    ..command::Reply::default()
+                };
                 post(&weak, move |w, st| {
-                    adapter::show(w, &view, &command::Reply::default(), st, false);
+                    adapter::show(w, &view, &reply, st, false);
                 });
             }
             continue;

@@ -314,3 +314,188 @@ async fn a_terminal_that_does_not_answer_is_reported_and_nothing_is_charged() {
             .all(|a| a.device != "counter-2-terminal")
     );
 }
+
+/// A hub client acting as the supervisor at the back office (no counter).
+async fn back_office(kiosk: &HubClient) -> HubClient {
+    let s = kiosk
+        .login(&protocol::Login {
+            staff_id: "sup".into(),
+            secret: "1234".into(),
+            counter: None,
+            device: Some("back-office".into()),
+        })
+        .await
+        .unwrap();
+    kiosk.with_token(s.token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_sale_not_yet_recorded_blocks_every_new_payment_for_the_request() {
+    let mut hub = FixedHub::start().await;
+    let terminal = PtyTerminal::start();
+    let mut d = quoted(&hub.url, &hub.client(), None, &terminal, terminal_config()).await;
+    let request_id = d.request().unwrap().id;
+
+    hub.stop().await;
+    match d.pay_card().await.unwrap() {
+        CardOutcome::Unrecorded(why) => assert!(why.contains("approved"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(terminal.sim.charges().len(), 1);
+    // The approved sale counts as paid on the screen, and nothing else is taken.
+    assert_eq!(d.amount_due(), Some(Fen::ZERO));
+    let v = d.view();
+    assert_eq!(v.unrecorded_here, 1);
+    assert_eq!(v.amount_due, Some(Fen::ZERO));
+    match d.pay_card().await {
+        Err(DeskError::Invalid(why)) => assert!(why.contains("not recorded"), "{why}"),
+        other => panic!("a second card payment must be refused, got {other:?}"),
+    }
+    assert!(matches!(
+        d.pay(OtherPayment::Cash {
+            tendered: Fen(9000)
+        })
+        .await,
+        Err(DeskError::Invalid(_))
+    ));
+    assert!(matches!(
+        d.pay(OtherPayment::Online {
+            reference: "WX-1".into()
+        })
+        .await,
+        Err(DeskError::Invalid(_))
+    ));
+    assert_eq!(terminal.sim.charges().len(), 1, "the card was charged once");
+    assert_eq!(terminal.sim.requests().len(), 1);
+
+    // Back: recorded once, and the request is paid.
+    let mut hub = FixedHub::start_at(hub.dir.clone(), hub.addr).await;
+    assert!(d.tick().await);
+    assert_eq!(d.unrecorded_payments(), 0);
+    assert_eq!(d.view().unrecorded_here, 0);
+    assert_eq!(d.amount_due(), Some(Fen::ZERO));
+    let r = back_office(&hub.client())
+        .await
+        .request(request_id)
+        .await
+        .unwrap();
+    assert_eq!(r.payments.len(), 1);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_sale_the_hub_refuses_is_kept_shown_and_never_drops_the_others() {
+    let mut hub = FixedHub::start().await;
+    let kiosk = hub.client();
+    let terminal = PtyTerminal::start();
+    let office = back_office(&kiosk).await;
+    // Two repairs waiting; the first is served and quoted ¥90.
+    kiosk_intake(&kiosk, ServiceType::Repair).await;
+    let mut d = quoted(&hub.url, &kiosk, None, &terminal, terminal_config()).await;
+    let first = d.request().unwrap().id;
+
+    // Meanwhile the customer paid it in cash at another desk: the hub refuses the card
+    // sale (overpayment), but the card was charged on the terminal.
+    office
+        .record_payment(
+            first,
+            &protocol::RecordPayment {
+                amount: Fen(9000),
+                method: PaymentMethod::Cash,
+                reference: None,
+                idempotency_key: "office-cash-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    match d.pay_card().await.unwrap() {
+        CardOutcome::Unrecorded(why) => assert!(why.contains("approved"), "{why}"),
+        other => panic!("an approved sale must never be dropped, got {other:?}"),
+    }
+    assert_eq!(terminal.sim.charges().len(), 1);
+    assert_eq!(d.unrecorded_payments(), 1);
+
+    // The second repair is paid while the hub is away.
+    d.finish().await.unwrap();
+    d.call_next().await.unwrap().unwrap();
+    d.start().await.unwrap();
+    let second = d.request().unwrap().id;
+    assert_ne!(first, second);
+    d.add_item("inspection").unwrap();
+    d.issue_quote().await.unwrap();
+    d.acknowledge_quote().await.unwrap();
+    hub.stop().await;
+    match d.pay_card().await.unwrap() {
+        CardOutcome::Unrecorded(_) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.unrecorded_payments(), 2);
+
+    // Back: the refused one stays (and staff are told), the other one is recorded.
+    let mut hub = FixedHub::start_at(hub.dir.clone(), hub.addr).await;
+    assert!(d.tick().await);
+    assert_eq!(d.unrecorded_payments(), 1);
+    let notice = d.view().notice.expect("the refusal is shown to staff");
+    assert!(notice.contains(&first.to_string()), "{notice}");
+    let office = back_office(&hub.client()).await;
+    let r = office.request(second).await.unwrap();
+    assert_eq!(
+        r.payments.len(),
+        1,
+        "the sale after the refused one is recorded"
+    );
+    assert_eq!(r.payments[0].method, PaymentMethod::BankCard);
+    // Sent again on the next round, still kept.
+    d.tick().await;
+    assert_eq!(d.unrecorded_payments(), 1);
+    assert_eq!(terminal.sim.charges().len(), 2);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_refund_the_hub_did_not_hear_of_is_marked_paid_later_and_credited_once() {
+    let mut hub = FixedHub::start().await;
+    let terminal = PtyTerminal::start();
+    let mut d = quoted(&hub.url, &hub.client(), None, &terminal, terminal_config()).await;
+    let p = paid(d.pay_card().await.unwrap());
+    let (refund, _) = d
+        .refund(RefundDraft {
+            payment_id: p.payment.id,
+            amount: Fen(3000),
+            method: PaymentMethod::BankCard,
+            reason: "未检测".into(),
+        })
+        .await
+        .unwrap();
+    d.load_refunds().await.unwrap();
+
+    // The hub goes away while the terminal credits the card.
+    hub.stop().await;
+    match d.pay_out_refund(refund.id).await {
+        Ok(CardOutcome::Unrecorded(why)) => assert!(why.contains("credited"), "{why}"),
+        other => panic!("a credited refund must be kept, got {other:?}"),
+    }
+    let credits = || {
+        terminal
+            .sim
+            .requests()
+            .iter()
+            .filter(|r| r.transaction == TransactionType::Credit)
+            .count()
+    };
+    assert_eq!(credits(), 1);
+    // It is not credited a second time.
+    assert!(matches!(
+        d.pay_out_refund(refund.id).await,
+        Err(DeskError::Invalid(_))
+    ));
+    assert_eq!(credits(), 1);
+    assert_eq!(d.view().unpaid_refunds, vec![refund.id]);
+
+    let mut hub = FixedHub::start_at(hub.dir.clone(), hub.addr).await;
+    assert!(d.tick().await);
+    assert!(d.view().unpaid_refunds.is_empty());
+    assert!(d.load_refunds().await.unwrap().is_empty(), "marked paid");
+    assert_eq!(credits(), 1);
+    hub.stop().await;
+}

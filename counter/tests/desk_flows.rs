@@ -689,3 +689,74 @@ async fn when_the_hub_goes_away_the_desk_says_so_and_carries_on_when_it_is_back(
     assert_eq!(t.number, "A001");
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_forgets_a_revealed_follow_up_number() {
+    let hub = hub().await;
+    let mut d = desk(&hub.url, 1, None, None);
+    d.login("sup", "1234").await.unwrap();
+    let r = d
+        .create_request(phone_request(ServiceType::Consultation))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        d.advance().await.unwrap();
+    }
+    d.load_follow_ups().await.unwrap();
+    let c = d.reveal_follow_up_contact(r.id).await.unwrap();
+    assert_eq!(c.phone, "13812345678");
+    assert!(d.view().follow_up_contact.is_some());
+
+    // GB/T 5.4: the next person at the counter never sees it.
+    d.logout().await.unwrap();
+    let v = d.view();
+    assert!(v.follow_up_contact.is_none(), "{:?}", v.follow_up_contact);
+    assert!(v.contact.is_none());
+    d.login("sup", "1234").await.unwrap();
+    assert!(d.view().follow_up_contact.is_none());
+}
+
+fn inspection_price(d: &counter::Desk) -> Fen {
+    d.view()
+        .catalogue
+        .unwrap()
+        .services
+        .iter()
+        .find(|s| s.service == ServiceType::Repair)
+        .unwrap()
+        .fees
+        .iter()
+        .find(|f| f.code == "inspection")
+        .unwrap()
+        .unit_price
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fee_list_is_fetched_again_at_login() {
+    let mut hub = FixedHub::start().await;
+    let mut d = desk(&hub.url, 2, None, None);
+    d.login("tech", "1234").await.unwrap();
+    let before = inspection_price(&d);
+    d.logout().await.unwrap();
+
+    // The centre publishes new fees (the hub restarts with them).
+    hub.stop().await;
+    let fees = r#"
+[[services]]
+kind = "repair"
+paid = true
+required_skills = ["repair"]
+
+[[services.fees]]
+code = "inspection"
+name_zh = "检测费"
+name_en = "Inspection"
+unit_price_fen = 4500
+"#;
+    let cfg = hub::testkit::config(&format!("{}{fees}", common::STAFF));
+    let mut hub = FixedHub::start_with(hub.dir.clone(), hub.addr, cfg).await;
+    d.login("tech", "1234").await.unwrap();
+    assert_ne!(before, Fen(4500));
+    assert_eq!(inspection_price(&d), Fen(4500), "the new fee list is shown");
+    hub.stop().await;
+}
