@@ -204,6 +204,16 @@ impl KioskApp {
 
     /// Time passes (the UI thread's timer).
     pub fn tick(&self) {
+        // The layout follows the real window: a fullscreen kiosk on a landscape panel (or
+        // one rotated by the display) gets the landscape layout whatever `--size` said.
+        let size = self.inner.window.window().size();
+        if size.width > 0 && size.height > 0 {
+            let shell = self.inner.window.global::<Shell>();
+            let landscape = size.width > size.height;
+            if shell.get_landscape() != landscape {
+                shell.set_landscape(landscape);
+            }
+        }
         self.input(Input::Tick {
             now: Instant::now(),
             utc: chrono::Utc::now(),
