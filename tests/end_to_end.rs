@@ -121,6 +121,7 @@ async fn a_repair_from_the_kiosk_to_the_follow_up_call() {
                             service_updates: true,
                             queue_sms: false,
                         },
+                        lang: None,
                     }),
                     fees_acknowledged: Some(repair.fee_digest.clone()),
                     confirmed_by_customer: true,

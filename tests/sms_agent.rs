@@ -92,6 +92,7 @@ async fn book(hub: &TestHub, phone: &str) -> AppointmentView {
                     service_updates: true,
                     queue_sms: false,
                 },
+                lang: None,
             }),
         })
         .await

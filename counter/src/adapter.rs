@@ -1111,6 +1111,7 @@ fn request_draft(w: &CounterWindow, state: &UiState) -> Result<RequestDraft, Str
                     service_updates: true,
                     queue_sms: false,
                 },
+                lang: None,
             })
         }
     };

@@ -17,6 +17,7 @@ fn contact(phone: &str, queue_sms: bool) -> Contact {
             service_updates: true,
             queue_sms,
         },
+        lang: None,
     }
 }
 
@@ -453,6 +454,34 @@ async fn a_down_modem_delays_an_unknown_outcome_is_not_resent_and_opt_out_stops(
     assert_eq!(
         (dropped.state.as_str(), dropped.reason.as_deref()),
         ("dropped", Some("customer opted out"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_reads_english_gets_english_messages() {
+    let hub = TestHub::start(config("[sms]\nturn_near_ahead = 1\n")).await;
+    let mut c = contact("13300000001", true);
+    c.lang = Some("en".into());
+    let receipt = hub
+        .client
+        .intake(&KioskIntake {
+            service: ServiceType::Complaint,
+            class: PriorityClass::Normal,
+            intake: Intake::default(),
+            contact: Some(c),
+            fees_acknowledged: None,
+            confirmed_by_customer: true,
+            device: Some("kiosk-1".into()),
+        })
+        .await
+        .unwrap();
+    let m = lease(&hub).await.unwrap();
+    assert!(
+        m.text
+            .contains(&format!("Ticket {}", receipt.ticket.ticket.number))
+            && m.text.contains("Test Service Centre"),
+        "{}",
+        m.text
     );
 }
 

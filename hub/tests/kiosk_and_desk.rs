@@ -29,6 +29,7 @@ fn contact() -> Contact {
             service_updates: true,
             queue_sms: false,
         },
+        lang: None,
     }
 }
 

@@ -1181,6 +1181,8 @@ impl KioskModel {
                 phone,
                 address: None,
                 consent: self.form.consent,
+                // Text messages in the language the customer chose on screen.
+                lang: Some(self.lang.tag().to_owned()),
             }),
             fees_acknowledged: self.form.fees_acknowledged.clone(),
             confirmed_by_customer: true,

@@ -485,6 +485,9 @@ pub struct Contact {
     pub address: Option<String>,
     /// A phone number is only stored with the customer's explicit consent.
     pub consent: ContactConsent,
+    /// The language the customer reads text messages in: `zh` (the default) or `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// A contact as staff see it: masked unless revealed (an audited action).

@@ -323,6 +323,7 @@ pub(crate) fn contact() -> Contact {
             service_updates: true,
             queue_sms: false,
         },
+        lang: None,
     }
 }
 

@@ -54,8 +54,8 @@ pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, St
     let mut raw = [0u8; 12];
     rand::rng().fill_bytes(&mut raw);
     ctx.conn.execute(
-        "INSERT INTO customers (pseudonym, name, phone, address, consent_updates, consent_queue_sms, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO customers (pseudonym, name, phone, address, consent_updates, consent_queue_sms, created_at, lang)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             hex::encode(raw),
             non_empty(&c.name),
@@ -63,7 +63,13 @@ pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, St
             non_empty(&c.address),
             c.consent.service_updates,
             c.consent.queue_sms,
-            ctx.now
+            ctx.now,
+            // Messages are in Chinese unless the customer reads English.
+            if c.lang.as_deref().is_some_and(|l| l.starts_with("en")) {
+                "en"
+            } else {
+                "zh"
+            }
         ],
     )?;
     let id = ctx.conn.last_insert_rowid();
