@@ -17,8 +17,8 @@ use chrono::{FixedOffset, Utc};
 use domain::{Channel, Fen, RequestStage, ServiceType, TicketState};
 use hardware::printer::render::Rendered;
 use protocol::{
-    AlertKind, Catalogue, Contact, ContactConsent, CreateAppointment, DraftAgreement, Intake,
-    RatingReason, RecordFollowUp,
+    AlertKind, AppointmentState, AppointmentView, Catalogue, Contact, ContactConsent,
+    CreateAppointment, DraftAgreement, Intake, RatingReason, RecordFollowUp,
 };
 use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel, Weak,
@@ -49,6 +49,29 @@ fn t(lang: Lang, zh: &str, en: &str) -> SharedString {
     s(lang.pick(zh, en))
 }
 
+/// A QR code as a picture: black modules on white, with the quiet zone (the appointment
+/// code, for the customer to photograph and scan at the kiosk).
+pub fn qr_image(data: &str) -> Option<Image> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    let modules = code.width();
+    let quiet = 4;
+    let scale = 4;
+    let side = (modules + 2 * quiet) * scale;
+    let colors = code.to_colors();
+    let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(side as u32, side as u32);
+    for (i, p) in buf.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = (i % side / scale, i / side / scale);
+        let dark = x >= quiet
+            && y >= quiet
+            && x < quiet + modules
+            && y < quiet + modules
+            && colors.get((y - quiet) * modules + (x - quiet)) == Some(&qrcode::Color::Dark);
+        let v = if dark { 0 } else { 255 };
+        *p = Rgb8Pixel::new(v, v, v);
+    }
+    Some(Image::from_rgb8(buf))
+}
+
 /// What the adapter remembers on the UI thread.
 #[derive(Debug)]
 pub struct UiState {
@@ -60,6 +83,8 @@ pub struct UiState {
     /// The request whose agreement form was prefilled last.
     form_request: Cell<Option<i64>>,
     preview_of: Cell<usize>,
+    /// The appointment code whose QR is shown, and its picture.
+    appointment_qr: RefCell<Option<(String, Image)>>,
     last_activity: Cell<Instant>,
     lock_after: Option<Duration>,
 }
@@ -74,6 +99,7 @@ impl UiState {
             card_panel: RefCell::new(None),
             form_request: Cell::new(None),
             preview_of: Cell::new(0),
+            appointment_qr: RefCell::new(None),
             last_activity: Cell::new(Instant::now()),
             lock_after: (lock_after_minutes > 0)
                 .then(|| Duration::from_secs(u64::from(lock_after_minutes) * 60)),
@@ -413,6 +439,101 @@ pub fn fill(w: &CounterWindow, view: &DeskView, state: &UiState) {
             local_text(a.slot_start, zone)
         )
     })));
+    fill_appointment(w, view.appointment.as_ref(), state, zone);
+}
+
+fn appointment_state_name(st: AppointmentState, lang: Lang) -> &'static str {
+    match st {
+        AppointmentState::Booked => lang.pick("已预约", "booked"),
+        AppointmentState::CheckedIn => lang.pick("已签到", "checked in"),
+        AppointmentState::NoShow => lang.pick("爽约", "no-show"),
+        AppointmentState::Cancelled => lang.pick("已取消", "cancelled"),
+    }
+}
+
+fn change_kind_name(kind: &str, lang: Lang) -> String {
+    match kind {
+        "booked" => lang.pick("预约", "booked"),
+        "rescheduled" => lang.pick("改期", "rescheduled"),
+        "cancelled" => lang.pick("取消", "cancelled"),
+        "checked_in" => lang.pick("签到", "checked in"),
+        "no_show" => lang.pick("爽约", "no-show"),
+        other => other,
+    }
+    .to_owned()
+}
+
+/// The appointment panel: the code large with its QR, the facts and the history.
+fn fill_appointment(
+    w: &CounterWindow,
+    a: Option<&AppointmentView>,
+    state: &UiState,
+    zone: FixedOffset,
+) {
+    let lang = state.lang();
+    let form = w.global::<RequestForm>();
+    let Some(a) = a else {
+        form.set_appointment_code(s(""));
+        form.set_appointment_qr(Image::default());
+        form.set_appointment_facts(model(Vec::new()));
+        form.set_appointment_history(model(Vec::new()));
+        form.set_appointment_open(false);
+        return;
+    };
+    form.set_appointment_code(s(&a.code));
+    {
+        let mut cache = state.appointment_qr.borrow_mut();
+        if cache.as_ref().map(|(c, _)| c.as_str()) != Some(a.code.as_str()) {
+            *cache = qr_image(&a.code).map(|img| (a.code.clone(), img));
+        }
+        form.set_appointment_qr(cache.as_ref().map(|(_, i)| i.clone()).unwrap_or_default());
+    }
+    let service = text::service_name(a.service, lang);
+    form.set_appointment_facts(model(vec![
+        KV {
+            label: s(lang.pick("服务", "Service")),
+            value: s(service),
+        },
+        KV {
+            label: s(lang.pick("时段", "Time")),
+            value: s(format!(
+                "{}–{}",
+                text::local(a.slot_start, zone).format("%Y-%m-%d %H:%M"),
+                text::local(a.slot_end, zone).format("%H:%M")
+            )),
+        },
+        KV {
+            label: s(lang.pick("状态", "State")),
+            value: s(appointment_state_name(a.state, lang)),
+        },
+    ]));
+    form.set_appointment_history(model(
+        a.history
+            .iter()
+            .map(|c| {
+                let mut line = format!(
+                    "{}  {}",
+                    text::local(c.at, zone).format("%m-%d %H:%M"),
+                    change_kind_name(&c.kind, lang)
+                );
+                if let (Some(from), Some(to)) = (c.from_slot, c.to_slot) {
+                    line.push_str(&format!(
+                        "  {} → {}",
+                        text::local(from, zone).format("%m-%d %H:%M"),
+                        text::local(to, zone).format("%m-%d %H:%M")
+                    ));
+                }
+                if let Some(by) = &c.staff_id {
+                    line.push_str(&format!("  ({by})"));
+                }
+                if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
+                    line.push_str(&format!("  {}{r}", lang.pick("原因：", "reason: ")));
+                }
+                s(line)
+            })
+            .collect(),
+    ));
+    form.set_appointment_open(a.state == AppointmentState::Booked);
 }
 
 fn fill_serve(w: &CounterWindow, view: &DeskView, state: &UiState, zone: FixedOffset) {
@@ -1007,6 +1128,9 @@ pub fn apply(w: &CounterWindow, reply: &Reply, state: &UiState) {
                 r.set_amount(s(""));
                 r.set_reason(s(""));
             }
+            Clear::AppointmentReason => {
+                w.global::<RequestForm>().set_change_reason(s(""));
+            }
             Clear::FollowUpForm => {
                 let f = w.global::<FollowUpPage>();
                 f.set_selected(-1);
@@ -1365,6 +1489,60 @@ pub fn install(w: &CounterWindow, bridge: Rc<dyn Bridge>, state: Rc<UiState>) {
                 intake: dr.intake,
                 contact: dr.contact,
             }));
+        });
+    }
+
+    {
+        let (b, weak) = (bridge.clone(), weak.clone());
+        form.on_lookup(move || {
+            let Some(w) = weak.upgrade() else { return };
+            let code = w
+                .global::<RequestForm>()
+                .get_lookup_code()
+                .trim()
+                .to_owned();
+            if !code.is_empty() {
+                b.send(Command::LookupAppointment(code));
+            }
+        });
+    }
+    {
+        let (b, st, weak) = (bridge.clone(), state.clone(), weak.clone());
+        form.on_reschedule(move || {
+            let Some(w) = weak.upgrade() else { return };
+            let f = w.global::<RequestForm>();
+            let i = f.get_slot().max(0) as usize;
+            let view = st.view.borrow();
+            let (Some(a), Some(slot)) = (view.appointment.as_ref(), view.slots.get(i)) else {
+                return;
+            };
+            let reason = f.get_change_reason().trim().to_owned();
+            b.send(Command::Reschedule {
+                code: a.code.clone(),
+                slot_start: slot.start,
+                reason: (!reason.is_empty()).then_some(reason),
+            });
+        });
+    }
+    {
+        let (b, st, weak) = (bridge.clone(), state.clone(), weak.clone());
+        form.on_cancel_appointment(move || {
+            let Some(w) = weak.upgrade() else { return };
+            let f = w.global::<RequestForm>();
+            let Some(code) = st
+                .view
+                .borrow()
+                .appointment
+                .as_ref()
+                .map(|a| a.code.clone())
+            else {
+                return;
+            };
+            let reason = f.get_change_reason().trim().to_owned();
+            b.send(Command::CancelAppointment {
+                code,
+                reason: (!reason.is_empty()).then_some(reason),
+            });
         });
     }
 

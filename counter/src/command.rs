@@ -48,6 +48,17 @@ pub enum Command {
         date: chrono::NaiveDate,
     },
     Book(CreateAppointment),
+    /// Shows an appointment by its confirmation code.
+    LookupAppointment(String),
+    Reschedule {
+        code: String,
+        slot_start: chrono::DateTime<chrono::Utc>,
+        reason: Option<String>,
+    },
+    CancelAppointment {
+        code: String,
+        reason: Option<String>,
+    },
     AddItem(String),
     RemoveItem(String),
     IssueQuote,
@@ -136,6 +147,7 @@ pub enum Clear {
     Transfer,
     RefundForm,
     FollowUpForm,
+    AppointmentReason,
 }
 
 /// What the card panel shows after a card transaction that ended.
@@ -359,6 +371,43 @@ pub async fn handle(desk: &mut Desk, cmd: Command) -> Reply {
 
 type Failed = (DeskError, bool);
 
+/// The hub's refusals of an appointment change, said plainly in both languages; other
+/// failures go the usual way.
+fn appointment_failed(e: DeskError, lang: Lang) -> Result<Reply, Failed> {
+    let plain = match &e {
+        DeskError::Refused { code, .. } => match code.as_str() {
+            "slot_full" => Some((
+                "该时段已约满，请另选时段。",
+                "That time is full: pick another one.",
+            )),
+            "appointment_closed" => Some((
+                "该预约已取消、已签到或已爽约，不能再更改。",
+                "This appointment is cancelled, checked in or missed: it cannot be changed.",
+            )),
+            "unknown_appointment" => Some((
+                "没有这个预约码，请核对。",
+                "No appointment has this code: check it.",
+            )),
+            "invalid_field" => Some((
+                "所选时段无效，请重新查找可预约时段。",
+                "That time cannot be booked: find the free times again.",
+            )),
+            _ => None,
+        },
+        _ => None,
+    };
+    match plain {
+        Some((zh, en)) => Ok(Reply {
+            notice: Some(Notice {
+                level: Level::Error,
+                text: t(lang, zh, en),
+            }),
+            ..Reply::default()
+        }),
+        None => Err(on(e)),
+    }
+}
+
 fn on(e: DeskError) -> Failed {
     (e, false)
 }
@@ -579,6 +628,46 @@ async fn run(desk: &mut Desk, cmd: Command, lang: Lang) -> Result<Reply, Failed>
                 format!("预约成功，预约码 {}。", a.code),
                 format!("Booked: appointment code {}.", a.code),
             ))
+        }
+        Command::LookupAppointment(code) => {
+            let a = match desk.lookup_appointment(&code).await {
+                Ok(a) => a,
+                Err(e) => return appointment_failed(e, lang),
+            };
+            Reply::done(t(
+                lang,
+                format!("已找到预约 {}。", a.code),
+                format!("Appointment {} found.", a.code),
+            ))
+        }
+        Command::Reschedule {
+            code,
+            slot_start,
+            reason,
+        } => {
+            let a = match desk.reschedule_appointment(&code, slot_start, reason).await {
+                Ok(a) => a,
+                Err(e) => return appointment_failed(e, lang),
+            };
+            let when = text::local_text(a.slot_start, desk.zone());
+            Reply::done(t(
+                lang,
+                format!("预约 {} 已改到 {when}。", a.code),
+                format!("Appointment {} moved to {when}.", a.code),
+            ))
+            .clearing(Clear::AppointmentReason)
+        }
+        Command::CancelAppointment { code, reason } => {
+            let a = match desk.cancel_appointment(&code, reason).await {
+                Ok(a) => a,
+                Err(e) => return appointment_failed(e, lang),
+            };
+            Reply::done(t(
+                lang,
+                format!("预约 {} 已取消。", a.code),
+                format!("Appointment {} cancelled.", a.code),
+            ))
+            .clearing(Clear::AppointmentReason)
         }
         Command::AddItem(code) => {
             desk.add_item(&code).map_err(on)?;

@@ -16,14 +16,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::{Channel, FeeItem, Fen, RequestStage, ServiceType, TicketState};
 use hardware::printer::render::{self, Rendered};
 use hardware::printer::{PrintError, PrinterProfile, encode};
 use hardware::terminal::{
     IdempotencyKey, Outcome, PaymentTerminal, StaffResolution, TerminalError, TransactionRecord,
 };
-use protocol::SlotView;
 use protocol::{
     AcknowledgeQuote, AgreementView, AlertKind, AppointmentView, Catalogue, ClientError, Contact,
     ContactView, CreateAppointment, CreateRequest, DeviceAlert, DraftAgreement, FollowUpDue,
@@ -31,6 +30,7 @@ use protocol::{
     QuoteItem, QuoteView, RecordFollowUp, RecordPayment, RecordRefund, RefundView, RequestView,
     SessionView, TicketView, TransferTicket,
 };
+use protocol::{Reschedule, SlotView};
 use ui::Lang;
 
 use crate::devices::{DeskPrinter, Devices, Shared, counter_profile, lock};
@@ -437,6 +437,15 @@ impl Desk {
 
     pub fn counter(&self) -> u32 {
         self.cfg.counter
+    }
+
+    /// The centre's time zone (from the catalogue; China's until it is loaded).
+    pub fn zone(&self) -> chrono::FixedOffset {
+        crate::text::centre_zone(
+            self.catalogue
+                .as_ref()
+                .map_or(480, |c| c.centre.utc_offset_minutes),
+        )
     }
 
     pub fn lang(&self) -> Lang {
@@ -952,6 +961,49 @@ impl Desk {
         let a = self.client()?.create_appointment(&req).await?;
         self.appointment = Some(a.clone());
         self.slots.clear();
+        Ok(a)
+    }
+
+    /// Shows an appointment by the code the customer was given (GB/T 8.1 预约).
+    pub async fn lookup_appointment(&mut self, code: &str) -> Result<AppointmentView, DeskError> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(DeskError::Invalid("type the appointment code".into()));
+        }
+        let a = self.client()?.appointment(code).await?;
+        self.appointment = Some(a.clone());
+        Ok(a)
+    }
+
+    /// Moves an appointment to another slot; the hub keeps the change in its history.
+    pub async fn reschedule_appointment(
+        &mut self,
+        code: &str,
+        slot_start: DateTime<Utc>,
+        reason: Option<String>,
+    ) -> Result<AppointmentView, DeskError> {
+        let reason = reason.filter(|r| !r.trim().is_empty());
+        let a = self
+            .client()?
+            .reschedule(code.trim(), &Reschedule { slot_start, reason })
+            .await?;
+        self.appointment = Some(a.clone());
+        self.slots.clear();
+        Ok(a)
+    }
+
+    /// Cancels an appointment, with the customer's reason; the history is kept.
+    pub async fn cancel_appointment(
+        &mut self,
+        code: &str,
+        reason: Option<String>,
+    ) -> Result<AppointmentView, DeskError> {
+        let reason = reason.filter(|r| !r.trim().is_empty());
+        let a = self
+            .client()?
+            .cancel_appointment(code.trim(), reason)
+            .await?;
+        self.appointment = Some(a.clone());
         Ok(a)
     }
 

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{FixedHub, Printer, audit, contains, desk, hub, kiosk_intake, ticket};
+use counter::Command;
 use counter::desk::{
     CardOutcome, DeskError, OtherPayment, Printed, RefundDraft, RequestDraft, Transfer,
 };
@@ -619,6 +620,127 @@ async fn a_phone_call_books_a_visit_in_a_free_slot() {
     let booked = d.open_request(a.request_id).await.unwrap();
     assert_eq!(booked.stage, RequestStage::Appointment);
     assert_eq!(booked.channel, Channel::Phone);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appointment_is_looked_up_rescheduled_and_cancelled_with_its_history() {
+    let hub = hub().await;
+    let mut d = desk(&hub.url, 1, None, None);
+    d.login("sup", "1234").await.unwrap();
+    // A day with at least two free times in the coming week.
+    let today = chrono::Utc::now().date_naive();
+    let mut day = None;
+    for n in 1..=7 {
+        let date = today + chrono::Days::new(n);
+        if d.find_slots(ServiceType::Installation, date)
+            .await
+            .unwrap()
+            .len()
+            >= 2
+        {
+            day = Some(date);
+            break;
+        }
+    }
+    let day = day.expect("no day with two free times in the coming week");
+    let slots = d.find_slots(ServiceType::Installation, day).await.unwrap();
+    let booked = d
+        .book_appointment(CreateAppointment {
+            service: ServiceType::Installation,
+            slot_start: slots[0].start,
+            channel: Channel::Phone,
+            intake: common::intake(),
+            contact: Some(common::contact()),
+        })
+        .await
+        .unwrap();
+
+    // Looked up by its code (as typed, with stray spaces), on a desk that forgot it.
+    let mut other = desk(&hub.url, 3, None, None);
+    other.login("sup", "1234").await.unwrap();
+    let found = other
+        .lookup_appointment(&format!(" {} ", booked.code))
+        .await
+        .unwrap();
+    assert_eq!(found.id, booked.id);
+    assert_eq!(found.service, ServiceType::Installation);
+    assert_eq!(found.slot_start, slots[0].start);
+    assert_eq!(
+        other.view().appointment.as_ref().map(|a| a.id),
+        Some(booked.id)
+    );
+    assert_eq!(
+        refused(other.lookup_appointment("NOSUCH").await.unwrap_err()),
+        "unknown_appointment"
+    );
+
+    // Moved to another free time of the same day.
+    let free = other
+        .find_slots(ServiceType::Installation, day)
+        .await
+        .unwrap();
+    let to = free
+        .iter()
+        .find(|s| s.start != booked.slot_start)
+        .expect("another free time")
+        .start;
+    let moved = other
+        .reschedule_appointment(&booked.code, to, Some("客户改时间".into()))
+        .await
+        .unwrap();
+    assert_eq!(moved.slot_start, to);
+    assert_eq!(moved.state, protocol::AppointmentState::Booked);
+    let kinds: Vec<&str> = moved.history.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(kinds, ["booked", "rescheduled"]);
+    let change = &moved.history[1];
+    assert_eq!(change.from_slot, Some(booked.slot_start));
+    assert_eq!(change.to_slot, Some(to));
+    assert_eq!(change.reason.as_deref(), Some("客户改时间"));
+
+    // Cancelled with the customer's reason; the history is kept.
+    let cancelled = other
+        .cancel_appointment(&booked.code, Some("客户出差".into()))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.state, protocol::AppointmentState::Cancelled);
+    let kinds: Vec<&str> = cancelled.history.iter().map(|c| c.kind.as_str()).collect();
+    assert_eq!(kinds, ["booked", "rescheduled", "cancelled"]);
+    assert_eq!(cancelled.history[2].reason.as_deref(), Some("客户出差"));
+    assert_eq!(
+        d.lookup_appointment(&booked.code).await.unwrap().history,
+        cancelled.history
+    );
+
+    // A second cancel, or a move, is refused: the appointment is closed.
+    assert_eq!(
+        refused(
+            other
+                .cancel_appointment(&booked.code, Some("again".into()))
+                .await
+                .unwrap_err()
+        ),
+        "appointment_closed"
+    );
+    // On the screen, the refusal is said plainly in the station's language.
+    let reply = counter::command::handle(
+        &mut other,
+        Command::CancelAppointment {
+            code: booked.code.clone(),
+            reason: None,
+        },
+    )
+    .await;
+    let notice = reply.notice.expect("a notice");
+    assert_eq!(notice.level, counter::command::Level::Error);
+    assert!(!notice.text.is_empty());
+}
+
+#[test]
+fn the_appointment_code_becomes_a_qr_picture() {
+    let img = counter::adapter::qr_image("K7Q2MX").expect("a QR code");
+    let size = img.size();
+    assert!(size.width > 0 && size.height > 0);
+    assert_eq!(size.width, size.height);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

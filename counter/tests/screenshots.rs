@@ -212,6 +212,22 @@ fn screenshots_of_every_screen_in_both_languages() {
     f.invoke_read_back();
     shoot("request");
 
+    // Saved, then booked on a free slot: the code and its QR for the kiosk (GB/T 8.1).
+    f.set_confirmed(true);
+    f.invoke_save();
+    let today = chrono::Utc::now().date_naive();
+    for ahead in 1..8 {
+        f.set_slot_date((today + chrono::Duration::days(ahead)).to_string().into());
+        f.invoke_find_slots();
+        if slint::Model::row_count(&f.get_slots()) > 2 {
+            break;
+        }
+    }
+    f.set_slot(2);
+    f.invoke_book();
+    d.invoke_select_tab(5);
+    shoot("appointment");
+
     // The parked customer is back, and is sent on to installation.
     d.invoke_select_tab(0);
     d.invoke_resume(-1);
