@@ -1390,6 +1390,7 @@ pub fn install(w: &CounterWindow, bridge: Rc<dyn Bridge>, state: Rc<UiState>) {
     // Serve.
     let serve = w.global::<ServePage>();
     on!(serve, on_reveal, Command::RevealContact);
+    on!(serve, on_stop_texts, Command::StopTexts);
     on!(serve, on_hide, Command::HideContact);
     on!(serve, on_advance, Command::Advance);
     {

@@ -40,6 +40,8 @@ pub enum Command {
     OpenRequest(i64),
     RevealContact,
     HideContact,
+    /// The customer wants no more text messages (GB/T 5.4).
+    StopTexts,
     Advance,
     Search(String),
     CreateRequest(RequestDraft),
@@ -576,6 +578,14 @@ async fn run(desk: &mut Desk, cmd: Command, lang: Lang) -> Result<Reply, Failed>
         Command::HideContact => {
             desk.hide_contact();
             Reply::default()
+        }
+        Command::StopTexts => {
+            desk.stop_texts().await.map_err(on)?;
+            Reply::done(t(
+                lang,
+                "已为该客户停发短信。",
+                "No more text messages will go to this customer.",
+            ))
         }
         Command::Advance => {
             let r = desk.advance().await.map_err(on)?;

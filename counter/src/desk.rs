@@ -1034,6 +1034,14 @@ impl Desk {
         Ok(c)
     }
 
+    /// GB/T 5.4: the customer wants no more text messages; their number is opted out at
+    /// the hub without being shown.
+    pub async fn stop_texts(&mut self) -> Result<(), DeskError> {
+        let id = self.open_id()?;
+        self.client()?.request_sms_opt_out(id).await?;
+        Ok(())
+    }
+
     /// Hides a revealed contact again.
     pub fn hide_contact(&mut self) {
         self.revealed = None;

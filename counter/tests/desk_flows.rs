@@ -838,6 +838,36 @@ async fn logging_out_forgets_a_revealed_follow_up_number() {
     assert!(d.view().follow_up_contact.is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_at_the_counter_stops_text_messages_without_the_number_shown() {
+    // GB/T 5.4, 4.2.2
+    let hub = hub().await;
+    let mut d = desk(&hub.url, 1, None, None);
+    d.login("sup", "1234").await.unwrap();
+    let r = d
+        .create_request(phone_request(ServiceType::Consultation))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        d.advance().await.unwrap();
+    }
+    d.stop_texts().await.unwrap();
+    assert!(d.view().contact.is_none_or(|c| !c.revealed));
+    // Resolving the request would text the result: nothing is queued for this number.
+    d.advance().await.unwrap();
+    let (staff, _) = hub.login("sup", Some(2)).await;
+    assert!(
+        staff
+            .sms_messages()
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.state != "pending"),
+        "request {}",
+        r.id
+    );
+}
+
 fn inspection_price(d: &counter::Desk) -> Fen {
     d.view()
         .catalogue

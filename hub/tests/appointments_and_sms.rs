@@ -458,6 +458,24 @@ async fn a_down_modem_delays_an_unknown_outcome_is_not_resent_and_opt_out_stops(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_stop_a_customers_messages_without_seeing_the_number() {
+    let hub = TestHub::start(config("[sms]\nturn_near_ahead = 1\n")).await;
+    let receipt = intake_with_phone(&hub, "13300000002").await;
+    at_offset(&hub, Duration::zero(), |ctx| {
+        hub::store::sms::tick(ctx, &config("[sms]\nturn_near_ahead = 1\n"))
+    });
+    let (clerk, _) = hub.login("sup", Some(1)).await;
+    assert_eq!(
+        refusal_code(hub.client.request_sms_opt_out(receipt.request.id).await),
+        "login_required"
+    );
+    clerk.request_sms_opt_out(receipt.request.id).await.unwrap();
+    assert!(lease(&hub).await.is_none());
+    let m = &clerk.sms_messages().await.unwrap()[0];
+    assert_eq!(m.reason.as_deref(), Some("customer opted out"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_who_reads_english_gets_english_messages() {
     let hub = TestHub::start(config("[sms]\nturn_near_ahead = 1\n")).await;
     let mut c = contact("13300000001", true);

@@ -366,6 +366,15 @@ impl HubClient {
         self.get("/sms").await
     }
 
+    /// The customer of request `id` wants no more text messages (their number stays hidden).
+    pub async fn request_sms_opt_out(&self, id: i64) -> Result<serde_json::Value, ClientError> {
+        self.post(
+            &format!("/requests/{id}/sms-opt-out"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
     pub async fn sms_opt_out(&self, phone: &str) -> Result<serde_json::Value, ClientError> {
         self.post(
             "/sms/opt-out",

@@ -327,3 +327,16 @@ fn check_code(code: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// The customer at the counter wants no more text messages (GB/T 5.4).
+pub(super) async fn request_sms_opt_out(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(id): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    let id = parse_id(&id)?;
+    st.store
+        .write(move |ctx| sms::opt_out_request(ctx, &s.actor(), id))
+        .await?;
+    Ok(Json(serde_json::json!({ "opted_out": true })))
+}

@@ -76,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sms/lease", post(desk::lease_sms))
         .route("/sms/opt-out", post(desk::sms_opt_out))
         .route("/sms/{id}/result", post(desk::sms_result))
+        .route(
+            "/requests/{id}/sms-opt-out",
+            post(desk::request_sms_opt_out),
+        )
         .route("/tickets/{id}/rating", post(desk::rate))
         .route("/tickets/{id}/requests", get(desk::requests_for_ticket))
         .route("/queue/waiting", get(desk::waiting))

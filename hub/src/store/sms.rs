@@ -644,6 +644,27 @@ pub fn opt_out(ctx: &mut WriteCtx<'_>, actor: &Actor, phone: &str) -> Result<(),
     Ok(())
 }
 
+/// The customer of request `request_id` asked staff for no more text messages: the
+/// number is opted out without being shown to anyone.
+pub fn opt_out_request(
+    ctx: &mut WriteCtx<'_>,
+    actor: &Actor,
+    request_id: i64,
+) -> Result<(), StoreError> {
+    let phone: Option<String> = ctx
+        .conn
+        .prepare_cached(
+            "SELECT c.phone FROM requests r JOIN customers c ON c.id = r.customer_id
+             WHERE r.id = ?1 AND c.erased_at IS NULL",
+        )?
+        .query_row([request_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let phone = phone
+        .ok_or_else(|| StoreError::NotFound(format!("a phone number for request {request_id}")))?;
+    opt_out(ctx, actor, &phone)
+}
+
 /// Whether `to` is a stage at which the customer hears the result (GB/T 4.1.2).
 pub(crate) fn is_result_stage(to: RequestStage) -> bool {
     to == RequestStage::Archiving
