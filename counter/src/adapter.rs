@@ -573,7 +573,7 @@ fn fill_serve(w: &CounterWindow, view: &DeskView, state: &UiState, zone: FixedOf
     let Some(r) = &view.request else {
         return;
     };
-    page.set_request_no(s(documents::request_no(r, zone)));
+    page.set_request_no(s(r.number(zone)));
     page.set_service(s(service_label(cat, r.service, lang)));
     page.set_channel(s(text::channel_name(r.channel, lang)));
     let mut rows = summary_rows("", r.channel, &r.intake, None, lang);
@@ -959,7 +959,7 @@ fn fill_aftercare(w: &CounterWindow, view: &DeskView, state: &UiState, zone: Fix
             .iter()
             .map(|f| FollowRow {
                 request_id: f.request.id as i32,
-                request: s(documents::request_no(&f.request, zone)),
+                request: s(f.request.number(zone)),
                 service: s(service_label(cat, f.request.service, lang)),
                 resolved: s(f
                     .request

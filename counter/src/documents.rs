@@ -29,15 +29,6 @@ fn date_tag(d: NaiveDate) -> String {
     d.format("%Y%m%d").to_string()
 }
 
-/// `R20260302-0012`: the request's number, from its creation date and id.
-pub fn request_no(r: &RequestView, zone: FixedOffset) -> String {
-    format!(
-        "R{}-{:04}",
-        date_tag(local(r.created_at, zone).date()),
-        r.id
-    )
-}
-
 /// The request id in a request number as staff type it: `R20260302-0012`, or just `12`.
 pub fn parse_request_no(text: &str) -> Option<i64> {
     let t = text.trim();
@@ -147,7 +138,7 @@ pub fn agreement(
         centre: head.centre.clone(),
         agreement_no: agreement_no(request, head.zone),
         version: a.version,
-        request_no: request_no(request, head.zone),
+        request_no: request.number(head.zone),
         service: head.service(request.service),
         content: a.content.clone(),
         starts_at,
@@ -222,7 +213,7 @@ pub fn receipt(
     PaymentReceipt {
         centre: head.centre.clone(),
         receipt_no: receipt_no(payment, head.zone),
-        request_no: request_no(request, head.zone),
+        request_no: request.number(head.zone),
         agreement: agreement.map(|a| AgreementRef {
             agreement_no: agreement_no(request, head.zone),
             version: a.version,
@@ -249,7 +240,7 @@ pub fn refund_slip(
     RefundSlip {
         centre: head.centre.clone(),
         refund_no: refund_no(refund),
-        request_no: request_no(request, head.zone),
+        request_no: request.number(head.zone),
         receipt_no: payment.map(|p| receipt_no(p, head.zone)),
         amount: refund.amount,
         method: hw_method(refund.method),

@@ -19,7 +19,6 @@ use ui::Lang;
 use crate::model::{
     Consent, Field, HubState, Input, KeyMode, KioskModel, Origin, PrintState, Screen,
 };
-use crate::printer;
 use crate::slint_ui::{
     CheckInPage, ChipView, Entry, FaqRow, FeeRow, FeedbackPage, FeesPage, FieldView, HomePage,
     InfoPage, InfoService, IntakePage, KioskWindow, KnowledgePage, Palette, ServiceTile, Shell,
@@ -293,7 +292,7 @@ fn fill_ticket(
     page.set_request_no(s(t
         .request
         .as_ref()
-        .map(|r| printer::request_no(r, m.utc_offset()))
+        .map(|r| r.number(m.utc_offset()))
         .unwrap_or_default()));
     page.set_reply_due(s(t
         .request

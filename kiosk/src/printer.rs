@@ -15,7 +15,7 @@ use hardware::printer::document::{
     self as doc, Centre, Document, DocumentError, IntakeSlip, Localized, QueueTicket, ServiceName,
 };
 use hardware::printer::{PaperWidth, PrintError, PrinterProfile, QrMode};
-use protocol::{Catalogue, IntakeReceipt, IssuedTicket, RequestView};
+use protocol::{Catalogue, IntakeReceipt, IssuedTicket};
 use ui::Lang;
 
 pub use hardware::printer::{BadPrinterTarget, PrinterTarget};
@@ -117,16 +117,6 @@ pub fn ticket_number(number: &str) -> Option<TicketNumber> {
     Some(TicketNumber { prefix, seq })
 }
 
-/// `R20260302-0012`: the request's number, from its creation date (the centre's) and
-/// id; the counter prints the same number.
-pub fn request_no(r: &RequestView, zone: FixedOffset) -> String {
-    format!(
-        "R{}-{:04}",
-        local(r.created_at, zone).format("%Y%m%d"),
-        r.id
-    )
-}
-
 /// Why a document could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
@@ -178,7 +168,7 @@ pub fn intake_slip(
     };
     let slip = IntakeSlip {
         centre: centre(cat),
-        request_no: request_no(r, z),
+        request_no: r.number(z),
         service: service_name(cat, r.service),
         channel: Channel::OnSite,
         accepted_at: local(r.created_at, z),

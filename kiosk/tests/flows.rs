@@ -206,7 +206,7 @@ async fn an_intake_is_confirmed_then_saved_with_its_ticket_and_slip() {
     // The ticket and the slip; the slip carries the request number and no full phone.
     let jobs = rig.jobs(2).await;
     assert_eq!(jobs.len(), 2);
-    let no = kiosk::printer::request_no(&request, chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let no = request.number(chrono::FixedOffset::east_opt(8 * 3600).unwrap());
     assert!(contains(&jobs[1], &no), "request {no} on the slip");
     assert!(!jobs.iter().any(|j| contains(j, "13812345678")));
     // The request was saved: the form is empty again.

@@ -258,6 +258,18 @@ pub struct RequestView {
     pub agreement_version: Option<u32>,
 }
 
+impl RequestView {
+    /// The number printed on slips, agreements and receipts and read out to customers:
+    /// `R` + the centre's local date it was made + the id, e.g. `R20260302-0012`.
+    pub fn number(&self, zone: chrono::FixedOffset) -> String {
+        format!(
+            "R{}-{:04}",
+            self.created_at.with_timezone(&zone).format("%Y%m%d"),
+            self.id
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceRequest {
