@@ -12,6 +12,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod console;
 pub mod gpio;
 pub use domain::mask;
 pub mod printer;

@@ -18,7 +18,6 @@ use hardware::pty::PtyPair;
 use hardware::sms::sim::{ModemSimEnd, SimEvent};
 use hardware::sms::{ModemBehaviour, ModemSim};
 use hardware::terminal::{LineFormat, SerialLink};
-use std::io::BufRead;
 use std::path::PathBuf;
 
 const USAGE: &str = "usage: modem-sim (--device PATH | --link PATH) [--default BEHAVIOUR]";
@@ -103,18 +102,7 @@ fn main() -> Result<()> {
     sim.observe(|e| println!("{}", describe(e)));
 
     let console = handle.clone();
-    std::thread::Builder::new()
-        .name("console".into())
-        .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                match console.command(&line) {
-                    Ok(reply) if reply.is_empty() => {}
-                    Ok(reply) => println!("{reply}"),
-                    Err(e) => println!("error: {e}"),
-                }
-            }
-        })
+    hardware::console::spawn(move |line| console.command(line))
         .context("starting the console thread")?;
 
     match &args.link {

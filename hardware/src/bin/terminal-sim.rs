@@ -17,7 +17,6 @@ use anyhow::{Context, Result, bail};
 use hardware::pty::PtyPair;
 use hardware::terminal::sim::{SimEnd, SimEvent};
 use hardware::terminal::{LineFormat, SerialLink, SimBehaviour, SimDevice, SimTiming};
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -118,18 +117,7 @@ fn main() -> Result<()> {
     });
 
     let console = handle.clone();
-    std::thread::Builder::new()
-        .name("console".into())
-        .spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                match console.command(&line) {
-                    Ok(reply) if reply.is_empty() => {}
-                    Ok(reply) => println!("{reply}"),
-                    Err(e) => println!("error: {e}"),
-                }
-            }
-        })
+    hardware::console::spawn(move |line| console.command(line))
         .context("starting the console thread")?;
 
     match &args.link {
