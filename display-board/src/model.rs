@@ -512,6 +512,7 @@ impl BoardModel {
                 service,
                 counter,
                 recall,
+                ..
             } => {
                 if !recall
                     && !counted
@@ -717,6 +718,7 @@ mod tests {
                 service,
                 counter,
                 recall,
+                staff_id: None,
             },
         )
     }
@@ -825,6 +827,7 @@ mod tests {
                 service: ServiceType::Consultation,
                 counter: 1,
                 recall: true,
+                staff_id: None,
             },
         );
         assert!(matches!(b.apply(&recall, now), Applied::Called { announce: Some(a) } if a.recall));
@@ -992,6 +995,7 @@ mod tests {
                     service: ServiceType::Consultation,
                     class: domain::PriorityClass::Normal,
                     channel: domain::Channel::OnSite,
+                    token: String::new(),
                 },
             ),
             now,
@@ -1007,6 +1011,7 @@ mod tests {
                     service: ServiceType::Consultation,
                     counter: 4,
                     recall: false,
+                    staff_id: None,
                 },
             ),
             now,
@@ -1034,6 +1039,7 @@ mod tests {
                     number: "A004".into(),
                     counter: 4,
                     service_secs: 60,
+                    staff_id: None,
                 },
             ),
             now,
@@ -1076,6 +1082,7 @@ mod tests {
             finished_at: None,
             recalls: 0,
             printed: true,
+            status_token: String::new(),
         });
         let mut fresh = BoardModel::new(Zone::default());
         fresh.apply_snapshot(&snap);
@@ -1095,6 +1102,7 @@ mod tests {
                 service,
                 class: domain::PriorityClass::Normal,
                 channel: domain::Channel::OnSite,
+                token: String::new(),
             },
         )
     }
@@ -1119,6 +1127,7 @@ mod tests {
                 service: ServiceType::Consultation,
                 counter: 1,
                 recall: false,
+                staff_id: None,
             },
         );
         let r = b.apply(&call, ahead.later(Duration::from_secs(6)));
@@ -1145,6 +1154,7 @@ mod tests {
                 service: ServiceType::Consultation,
                 counter: 1,
                 recall: false,
+                staff_id: None,
             },
         );
         assert_eq!(b.apply(&old, behind), Applied::Called { announce: None });

@@ -38,6 +38,7 @@ fn the_latest_call_reads_in_the_selected_language() {
                 service: ServiceType::Consultation,
                 counter: 3,
                 recall: false,
+                staff_id: None,
             },
         },
         now,

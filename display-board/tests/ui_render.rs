@@ -137,6 +137,7 @@ fn demo_model(now: Now) -> BoardModel {
                 service: *service,
                 counter: *counter,
                 recall: false,
+                staff_id: None,
             },
         );
     }
@@ -163,6 +164,7 @@ fn demo_model(now: Now) -> BoardModel {
             number: "E002".into(),
             counter: 5,
             service_secs: 300,
+            staff_id: None,
         },
     );
     m.set_connection(display_board::model::Connection::Live);

@@ -5,7 +5,7 @@
 //! file at all.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{FixedOffset, NaiveDate, NaiveTime};
 use domain::{FeeItem, Fen, Role, ServiceSpec, ServiceType, Skill, SkillGrant, WorkCalendar};
@@ -57,6 +57,27 @@ struct RawConfig {
     appointments: RawAppointments,
     #[serde(default)]
     sms: RawSms,
+    hq: Option<RawHq>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHq {
+    url: String,
+    /// The centre's ingest token; or `token_file`, a file holding it (kept out of the config).
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    /// A PEM certificate to trust for headquarters (a private CA), besides the system's.
+    ca_file: Option<PathBuf>,
+    #[serde(default = "default_batch")]
+    batch_size: u32,
+    /// Where the public ticket status page is reached from outside the centre
+    /// (headquarters' public address); the QR on tickets points there when set.
+    public_url: Option<String>,
+}
+
+fn default_batch() -> u32 {
+    500
 }
 
 #[derive(Debug, Deserialize)]
@@ -397,6 +418,47 @@ pub struct Config {
     pub knowledge: protocol::KnowledgeBase,
     pub policies: Policies,
     pub sms: SmsPolicy,
+    /// Upstream sync to headquarters; `None` keeps every event in the outbox.
+    pub hq: Option<HqLink>,
+}
+
+/// How the hub reaches headquarters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HqLink {
+    /// Base URL, e.g. `https://hq.example.com` (no trailing slash).
+    pub url: String,
+    pub token: HqToken,
+    pub ca_file: Option<PathBuf>,
+    /// Events per batch (1..=5000).
+    pub batch_size: u32,
+    /// Base URL of the public status page outside the centre.
+    pub public_url: Option<String>,
+}
+
+/// The centre's ingest token, given inline or read from a file at start.
+#[derive(Clone, PartialEq, Eq)]
+pub enum HqToken {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for HqToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HqToken::Inline(_) => f.write_str("Inline(..)"),
+            HqToken::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
+impl HqToken {
+    /// The token's text (a file's content, trimmed).
+    pub fn read(&self) -> std::io::Result<String> {
+        match self {
+            HqToken::Inline(t) => Ok(t.clone()),
+            HqToken::File(p) => Ok(std::fs::read_to_string(p)?.trim().to_owned()),
+        }
+    }
 }
 
 fn default_fees(kind: ServiceType) -> Vec<FeeItem> {
@@ -903,7 +965,41 @@ impl Config {
             per_minute: raw.sms.per_minute,
         };
 
+        let hq = match raw.hq {
+            None => None,
+            Some(h) => {
+                let url = h.url.trim_end_matches('/').to_owned();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(bad(
+                        "hq.url".into(),
+                        "must start with https:// (or http:// behind a TLS proxy)".into(),
+                    ));
+                }
+                if !(1..=5000).contains(&h.batch_size) {
+                    return Err(bad("hq.batch_size".into(), "must be 1 to 5000".into()));
+                }
+                let token = match (h.token, h.token_file) {
+                    (Some(t), None) if !t.trim().is_empty() => HqToken::Inline(t.trim().to_owned()),
+                    (None, Some(f)) => HqToken::File(f),
+                    _ => {
+                        return Err(bad(
+                            "hq.token".into(),
+                            "give exactly one of `token` and `token_file`".into(),
+                        ));
+                    }
+                };
+                Some(HqLink {
+                    url,
+                    token,
+                    ca_file: h.ca_file,
+                    batch_size: h.batch_size,
+                    public_url: h.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+                })
+            }
+        };
+
         Ok(Config {
+            hq,
             centre,
             day,
             services,

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod knowledge;
 pub mod store;
+pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -48,6 +49,8 @@ pub enum HubError {
     Auth(#[from] auth::AuthError),
     #[error("cannot serve HTTP: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Sync(#[from] sync::SyncError),
 }
 
 /// Everything `run` needs besides the listener.
@@ -258,6 +261,18 @@ impl OpenHub {
         let (stop_tx, stop_rx) = watch::channel(false);
         let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
         let upkeep = tokio::spawn(maintenance(store.clone(), cfg.clone(), stop_rx.clone()));
+        let uplink = match &cfg.hq {
+            Some(link) => {
+                let uplink = sync::Uplink::new(link, &cfg.centre.id)?;
+                tracing::info!("syncing events to headquarters at {}", link.url);
+                Some(tokio::spawn(sync::run(
+                    uplink,
+                    store.clone(),
+                    stop_rx.clone(),
+                )))
+            }
+            None => None,
+        };
         let app = api::router(api::AppState {
             store: store.clone(),
             cfg,
@@ -274,6 +289,9 @@ impl OpenHub {
             .await;
         let _ = auto.await;
         let _ = upkeep.await;
+        if let Some(task) = uplink {
+            let _ = task.await;
+        }
         store.close();
         drop(store);
         tracing::info!("hub stopped");

@@ -263,6 +263,7 @@ pub fn ticket(number: &str, service: ServiceType, class: PriorityClass) -> Issue
             finished_at: None,
             recalls: 0,
             printed: false,
+            status_token: "k7d2m9x4p8q3w6t2r5s9".into(),
         },
         people_ahead: 7,
         estimated_wait_secs: 1860,

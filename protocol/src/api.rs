@@ -54,6 +54,9 @@ pub struct TicketView {
     pub finished_at: Option<DateTime<Utc>>,
     pub recalls: u32,
     pub printed: bool,
+    /// The key of the ticket's public status page (`/s/{centre}/{token}`, GB/T 4.1.3).
+    #[serde(default)]
+    pub status_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,6 +427,9 @@ pub struct Health {
     /// Text messages whose sending outcome is unknown: staff check before resending.
     #[serde(default)]
     pub sms_unknown: i64,
+    /// Upstream sync to headquarters.
+    #[serde(default)]
+    pub sync: crate::sync::SyncStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! headquarters. Events carry no personal data.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::request::Deadlines;
 use domain::{Channel, Fen, PriorityClass, RequestStage, ServiceType};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,9 @@ pub enum HubEvent {
         service: ServiceType,
         class: PriorityClass,
         channel: Channel,
+        /// The unguessable key of the ticket's public status page (its QR code).
+        #[serde(default)]
+        token: String,
     },
     TicketPrinted {
         ticket_id: i64,
@@ -54,6 +58,9 @@ pub enum HubEvent {
         counter: u32,
         /// True when this is a recall (re-announcement) of a ticket already called.
         recall: bool,
+        /// The staff member logged in at that counter (reports per staff, GB/T 9.1.3).
+        #[serde(default)]
+        staff_id: Option<String>,
     },
     TicketStarted {
         ticket_id: i64,
@@ -65,6 +72,8 @@ pub enum HubEvent {
         number: String,
         counter: u32,
         service_secs: u32,
+        #[serde(default)]
+        staff_id: Option<String>,
     },
     TicketNoShow {
         ticket_id: i64,
@@ -95,11 +104,20 @@ pub enum HubEvent {
         channel: Channel,
         stage: RequestStage,
         ticket_id: Option<i64>,
+        /// The customer's pseudonym (never a name or number, GB/T 5.4.2), if one was given.
+        #[serde(default)]
+        customer: Option<String>,
+        /// The promised reply and resolution times, set when the request is accepted.
+        #[serde(default)]
+        deadlines: Option<Deadlines>,
     },
     RequestAdvanced {
         request_id: i64,
         from: RequestStage,
         to: RequestStage,
+        /// Set on the move to acceptance (an appointment becoming a request in hand).
+        #[serde(default)]
+        deadlines: Option<Deadlines>,
     },
     QuoteIssued {
         request_id: i64,
@@ -179,6 +197,13 @@ pub enum HubEvent {
         /// `sent`, `dropped`, `failed` or `unknown`.
         state: String,
     },
+    /// Tombstone: the customer's personal data was erased on the hub (GB/T 5.4, 5.6.2.2);
+    /// headquarters forgets every link to the pseudonym.
+    CustomerErased {
+        customer: String,
+        /// `request` (asked by the customer) or `retention` (kept long enough).
+        reason: String,
+    },
 }
 
 impl HubEvent {
@@ -213,6 +238,7 @@ impl HubEvent {
             HubEvent::AppointmentCheckedIn { .. } => "appointment_checked_in",
             HubEvent::AppointmentChanged { .. } => "appointment_changed",
             HubEvent::SmsSettled { .. } => "sms_settled",
+            HubEvent::CustomerErased { .. } => "customer_erased",
         }
     }
 }
@@ -262,6 +288,7 @@ mod tests {
             service: ServiceType::Consultation,
             counter: 3,
             recall: false,
+            staff_id: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["type"], e.kind());

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod client;
 pub mod event;
+pub mod sync;
 
 pub use api::*;
 pub use client::{ClientError, HubClient};

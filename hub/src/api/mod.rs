@@ -129,6 +129,10 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
                 alerts: store::desk::active_alerts(c)?,
                 sms_pending,
                 sms_unknown,
+                sync: protocol::sync::SyncStatus {
+                    enabled: cfg.hq.is_some(),
+                    ..store::outbox::sync_status(c)?
+                },
             })
         })
         .await?;

@@ -49,15 +49,20 @@ pub(crate) fn canonical_phone(raw: &str, field: &str) -> Result<String, StoreErr
     })
 }
 
-/// Stores a validated contact; returns the customer's row id.
-pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, StoreError> {
+/// Stores a validated contact; returns the customer's row id and pseudonym (the only
+/// customer identity that leaves the hub, GB/T 5.4.2).
+pub(crate) fn insert_customer(
+    ctx: &WriteCtx<'_>,
+    c: &Contact,
+) -> Result<(i64, String), StoreError> {
     let mut raw = [0u8; 12];
     rand::rng().fill_bytes(&mut raw);
+    let pseudonym = hex::encode(raw);
     ctx.conn.execute(
         "INSERT INTO customers (pseudonym, name, phone, address, consent_updates, consent_queue_sms, created_at, lang)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
-            hex::encode(raw),
+            pseudonym,
             non_empty(&c.name),
             canonical_phone(&c.phone, "contact.phone")?,
             non_empty(&c.address),
@@ -78,7 +83,7 @@ pub(crate) fn insert_customer(ctx: &WriteCtx<'_>, c: &Contact) -> Result<i64, St
         "DELETE FROM sms_opt_outs WHERE phone = ?1",
         [canonical_phone(&c.phone, "contact.phone")?],
     )?;
-    Ok(id)
+    Ok((id, pseudonym))
 }
 
 /// The contact of customer `id`, masked unless `reveal`.

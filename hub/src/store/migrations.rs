@@ -355,6 +355,28 @@ ALTER TABLE sms_messages ADD COLUMN last_attempt_at TEXT;
 CREATE INDEX sms_by_attempt ON sms_messages (last_attempt_at);
 CREATE INDEX customers_by_phone ON customers (phone);
 "#,
+    // 5: upstream sync to headquarters. Events are keyed there by (centre, epoch, seq); the
+    // epoch moves on when this database turns out to be an older copy (restored backup),
+    // and only an unsent event may move with it. Tickets get the key of their public
+    // status page.
+    r#"
+ALTER TABLE outbox ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE TRIGGER outbox_sent_keeps_epoch BEFORE UPDATE OF epoch ON outbox WHEN OLD.sent_at IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'an event headquarters acknowledged keeps its epoch'); END;
+CREATE TRIGGER outbox_sent_once BEFORE UPDATE OF sent_at ON outbox WHEN OLD.sent_at IS NOT NULL
+BEGIN SELECT RAISE(ABORT, 'an acknowledged event stays acknowledged'); END;
+CREATE TABLE sync_state (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    epoch           INTEGER NOT NULL,
+    last_success_at TEXT,
+    last_error      TEXT,
+    last_error_at   TEXT
+);
+INSERT INTO sync_state (id, epoch) VALUES (1, 0);
+ALTER TABLE tickets ADD COLUMN status_token TEXT;
+CREATE UNIQUE INDEX tickets_by_status_token ON tickets (status_token);
+"#,
 ];
 
 /// The schema version this build writes.

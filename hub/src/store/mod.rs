@@ -17,7 +17,7 @@ mod customers;
 pub mod day;
 pub mod desk;
 mod migrations;
-mod outbox;
+pub mod outbox;
 mod requests;
 pub mod sms;
 mod staff;

@@ -3,10 +3,11 @@
 //! WebSocket stream (resume by sequence) and, later, the headquarters sync.
 
 use chrono::{DateTime, Utc};
+use protocol::sync::{SyncStatus, WireEvent};
 use protocol::{EventEnvelope, HubEvent};
 use rusqlite::{Connection, params};
 
-use super::{ClockStamp, StoreError};
+use super::{ClockStamp, StoreError, WriteCtx};
 
 pub(super) fn append(
     conn: &Connection,
@@ -17,8 +18,8 @@ pub(super) fn append(
     let payload = serde_json::to_string(&event).map_err(|e| StoreError::Internal(e.to_string()))?;
     let seq: i64 = conn
         .prepare_cached(
-            "INSERT INTO outbox (at, clock_synced, boot_id, mono_ms, kind, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+            "INSERT INTO outbox (at, clock_synced, boot_id, mono_ms, kind, payload, epoch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT epoch FROM sync_state WHERE id = 1)) RETURNING seq",
         )?
         .query_row(
             params![
@@ -88,4 +89,142 @@ pub fn unsent_count(conn: &Connection) -> Result<i64, StoreError> {
         [],
         |r| r.get(0),
     )?)
+}
+
+/// The oldest run of unsent events that share one epoch, at most `limit` of them, as they
+/// go to headquarters. `None` when everything was acknowledged.
+pub fn unsent_batch(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Option<(i64, Vec<WireEvent>)>, StoreError> {
+    let first_epoch: Option<i64> = conn
+        .prepare_cached("SELECT epoch FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let Some(epoch) = first_epoch else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, clock_synced, boot_id, mono_ms, kind, payload, epoch FROM outbox
+         WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, DateTime<Utc>>(1)?,
+            r.get::<_, bool>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, i64>(7)?,
+        ))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (seq, at, clock_synced, boot, mono_ms, kind, payload, row_epoch) = row?;
+        if row_epoch != epoch {
+            break;
+        }
+        let payload = serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("outbox event {seq}: {e}")))?;
+        events.push(WireEvent {
+            seq,
+            at,
+            clock_synced,
+            boot,
+            mono_ms,
+            kind,
+            payload,
+        });
+    }
+    Ok(Some((epoch, events)))
+}
+
+/// Headquarters acknowledged `(epoch, seq <= up_to)`: those events are sent. Only events
+/// that were in the batch (`seq <= sent_max`) are marked, whatever headquarters claims.
+pub fn mark_sent(
+    ctx: &WriteCtx<'_>,
+    epoch: i64,
+    up_to: i64,
+    sent_max: i64,
+) -> Result<usize, StoreError> {
+    let limit = up_to.min(sent_max);
+    let n = ctx.conn.execute(
+        "UPDATE outbox SET sent_at = ?1 WHERE sent_at IS NULL AND epoch = ?2 AND seq <= ?3",
+        params![ctx.now, epoch, limit],
+    )?;
+    ctx.conn.execute(
+        "UPDATE sync_state SET last_success_at = ?1, last_error = NULL, last_error_at = NULL WHERE id = 1",
+        params![ctx.now],
+    )?;
+    Ok(n)
+}
+
+/// Headquarters holds different events under this hub's sequence numbers from `from_seq`
+/// on: this database is an older copy (a restored backup). New events, and every unsent
+/// one from `from_seq` on, move to a fresh epoch so they can never be taken for
+/// duplicates. Returns the new epoch.
+pub fn start_new_epoch(ctx: &mut WriteCtx<'_>, from_seq: i64) -> Result<i64, StoreError> {
+    let old: i64 = ctx
+        .conn
+        .query_row("SELECT epoch FROM sync_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })?;
+    // Milliseconds since 1970, and always past the old one: two restores of the same
+    // backup (each finding its own conflict) still end in different epochs.
+    let epoch = ctx.now.timestamp_millis().max(old + 1);
+    ctx.conn.execute(
+        "UPDATE sync_state SET epoch = ?1 WHERE id = 1",
+        params![epoch],
+    )?;
+    let moved = ctx.conn.execute(
+        "UPDATE outbox SET epoch = ?1 WHERE sent_at IS NULL AND seq >= ?2",
+        params![epoch, from_seq],
+    )?;
+    ctx.audit(
+        &super::Actor::system(),
+        "sync_new_epoch",
+        &format!(
+            "headquarters holds other events from sequence {from_seq}: this database is an older copy; \
+             {moved} unsent event(s) moved from epoch {old} to {epoch}"
+        ),
+    )?;
+    Ok(epoch)
+}
+
+/// Remembers a failed attempt for the health endpoint.
+pub fn record_sync_error(ctx: &WriteCtx<'_>, error: &str) -> Result<(), StoreError> {
+    ctx.conn.execute(
+        "UPDATE sync_state SET last_error = ?1, last_error_at = ?2 WHERE id = 1",
+        params![error, ctx.now],
+    )?;
+    Ok(())
+}
+
+/// Pending events and the last outcomes (`enabled` is the caller's to set).
+pub fn sync_status(conn: &Connection) -> Result<SyncStatus, StoreError> {
+    let (pending, oldest): (i64, Option<DateTime<Utc>>) = conn.query_row(
+        "SELECT count(*), min(at) FROM outbox WHERE sent_at IS NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (epoch, last_success_at, last_error, last_error_at) = conn.query_row(
+        "SELECT epoch, last_success_at, last_error, last_error_at FROM sync_state WHERE id = 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    Ok(SyncStatus {
+        enabled: false,
+        pending,
+        oldest_pending_at: oldest,
+        last_success_at,
+        last_error,
+        last_error_at,
+        epoch,
+    })
 }

@@ -215,7 +215,7 @@ fn set_deadlines(
     cfg: &Config,
     id: i64,
     service: domain::ServiceType,
-) -> Result<(), StoreError> {
+) -> Result<Deadlines, StoreError> {
     let spec = &cfg.require_service(service)?.spec;
     // GB/T 4.1.2, 5.5.2: deadlines run from acceptance.
     let d = Deadlines::from_acceptance(ctx.now, spec);
@@ -223,7 +223,7 @@ fn set_deadlines(
         "UPDATE requests SET reply_due = ?2, resolve_due = ?3 WHERE id = ?1",
         params![id, d.reply_due, d.resolve_due],
     )?;
-    Ok(())
+    Ok(d)
 }
 
 fn clean(text: &Option<String>, field: &str, max: usize) -> Result<(), StoreError> {
@@ -318,8 +318,10 @@ pub fn create_request(
         ],
     )?;
     let id = ctx.conn.last_insert_rowid();
+    let mut pseudonym = None;
     if let Some(c) = &req.contact {
-        let customer = super::customers::insert_customer(ctx, c)?;
+        let (customer, p) = super::customers::insert_customer(ctx, c)?;
+        pseudonym = Some(p);
         ctx.conn.execute(
             "UPDATE requests SET customer_id = ?2 WHERE id = ?1",
             params![id, customer],
@@ -337,15 +339,19 @@ pub fn create_request(
         )?;
     }
     stamp_stage(ctx, id, start, actor)?;
-    if start == RequestStage::Acceptance {
-        set_deadlines(ctx, cfg, id, req.service)?;
-    }
+    let deadlines = if start == RequestStage::Acceptance {
+        Some(set_deadlines(ctx, cfg, id, req.service)?)
+    } else {
+        None
+    };
     ctx.emit(HubEvent::RequestCreated {
         request_id: id,
         service: req.service,
         channel: req.channel,
         stage: start,
         ticket_id: req.ticket_id,
+        customer: pseudonym,
+        deadlines,
     })?;
     if actor.staff_id.is_some() {
         ctx.audit(
@@ -385,8 +391,9 @@ pub fn advance_request(
     )?;
     let actor = session.actor();
     stamp_stage(ctx, id, to, &actor)?;
+    let mut deadlines = None;
     match to {
-        RequestStage::Acceptance => set_deadlines(ctx, cfg, id, current.service)?,
+        RequestStage::Acceptance => deadlines = Some(set_deadlines(ctx, cfg, id, current.service)?),
         // GB/T 5.5.2: "answered" and "resolved" are separate moments.
         RequestStage::Reply => {
             ctx.conn.execute(
@@ -410,6 +417,7 @@ pub fn advance_request(
         request_id: id,
         from: current.stage,
         to,
+        deadlines,
     })?;
     ctx.audit(
         &actor,

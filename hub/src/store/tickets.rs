@@ -16,7 +16,8 @@ use super::{Session, StoreError, WriteCtx, parse_code};
 use crate::config::Config;
 
 const TICKET_COLUMNS: &str = "t.id, t.number, t.service, t.class, t.channel, t.state, d.date, t.counter, t.staff_id,
-    t.issued_at, t.called_at, t.started_at, t.finished_at, t.recalls, t.printed_at IS NOT NULL, t.day_id";
+    t.issued_at, t.called_at, t.started_at, t.finished_at, t.recalls, t.printed_at IS NOT NULL, t.day_id,
+    coalesce(t.status_token, '')";
 
 struct Row {
     view: TicketView,
@@ -44,6 +45,7 @@ fn ticket_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawTicket> {
             finished_at: r.get(12)?,
             recalls: r.get(13)?,
             printed: r.get(14)?,
+            status_token: r.get(16)?,
         },
         r.get(15)?,
         codes,
@@ -120,6 +122,19 @@ fn estimate(
     Ok(domain::estimate::estimate_wait(people_ahead, counters, &recent, default_secs).wait_secs)
 }
 
+/// The unguessable key of a ticket's public status page: 20 characters from 31 (about
+/// 99 bits), so tickets cannot be enumerated by trying numbers.
+fn status_token() -> String {
+    use rand::RngCore;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
 /// GB/T 4.1.1: a walk-in gets a ticket in one transaction: the day's counter for the
 /// service, the ticket row and its outbox event commit together.
 pub fn issue_ticket(
@@ -142,11 +157,12 @@ pub fn issue_ticket(
         seq,
     }
     .to_string();
+    let token = status_token();
     ctx.conn
         .prepare_cached(
             "INSERT INTO tickets (day_id, issued_service, service, seq, number, class, channel, state, queue_key,
-                 device, issued_at)
-             VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?8, ?9)",
+                 device, issued_at, status_token)
+             VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             day.id,
@@ -157,7 +173,8 @@ pub fn issue_ticket(
             req.channel.code(),
             queue_key,
             req.device,
-            ctx.now
+            ctx.now,
+            token
         ])?;
     let id = ctx.conn.last_insert_rowid();
     let people_ahead = people_ahead(ctx.conn, id)?;
@@ -168,6 +185,7 @@ pub fn issue_ticket(
         service: req.service,
         class: req.class,
         channel: req.channel,
+        token: token.clone(),
     })?;
     Ok(IssuedTicket {
         ticket: TicketView {
@@ -186,6 +204,7 @@ pub fn issue_ticket(
             finished_at: None,
             recalls: 0,
             printed: false,
+            status_token: token,
         },
         people_ahead,
         estimated_wait_secs,
@@ -378,6 +397,7 @@ fn apply_call(
         service: t.service,
         counter,
         recall: kind == CallKind::Recall,
+        staff_id: Some(session.staff_id.clone()),
     })?;
     let action = match kind {
         CallKind::First => "call",
@@ -507,6 +527,7 @@ pub fn act_on_ticket(
                 number: t.number.clone(),
                 counter: t.counter.unwrap_or_default(),
                 service_secs,
+                staff_id: t.staff_id.clone(),
             })?;
             ctx.audit(
                 &actor,
