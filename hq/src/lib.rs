@@ -10,3 +10,11 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+
+pub mod reports;
+
+/// What every request handler gets.
+#[derive(Clone, Debug)]
+pub struct HqState {
+    pub pool: deadpool_postgres::Pool,
+}
