@@ -228,3 +228,135 @@ pub fn sync_status(conn: &Connection) -> Result<SyncStatus, StoreError> {
         epoch,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn append_n(conn: &Connection, n: usize) {
+        let stamp = ClockStamp {
+            synced: true,
+            boot: 1,
+            mono_ms: 0,
+        };
+        for i in 0..n {
+            append(
+                conn,
+                Utc::now(),
+                stamp,
+                HubEvent::DeviceAlert {
+                    device: format!("kiosk-{i}"),
+                    kind: protocol::AlertKind::PrinterFault,
+                    active: true,
+                },
+            )
+            .unwrap();
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db"), crate::store::Clock::new(true)).unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn acknowledged_events_are_marked_only_up_to_what_was_sent() {
+        let (_dir, store) = store().await;
+        store
+            .write(|ctx| {
+                append_n(ctx.conn, 10);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let (epoch, batch) = store
+            .read(|c| unsent_batch(c, 4))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(epoch, 0);
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(batch[0].kind, "device_alert");
+        assert_eq!(batch[0].payload["type"], "device_alert");
+        // Headquarters claims more than we sent (another copy of us sent it): we only
+        // mark what this batch carried.
+        let marked = store
+            .write(move |ctx| mark_sent(ctx, epoch, 9, 4))
+            .await
+            .unwrap();
+        assert_eq!(marked, 4);
+        let status = store.read(sync_status).await.unwrap();
+        assert_eq!(status.pending, 6);
+        assert!(status.last_success_at.is_some());
+        let (_, next) = store.read(|c| unsent_batch(c, 100)).await.unwrap().unwrap();
+        assert_eq!(next.first().map(|e| e.seq), Some(5));
+        assert_eq!(next.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_conflict_moves_unsent_events_and_new_ones_to_a_new_epoch() {
+        let (_dir, store) = store().await;
+        store
+            .write(|ctx| {
+                append_n(ctx.conn, 6);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        store.write(|ctx| mark_sent(ctx, 0, 3, 3)).await.unwrap();
+        let epoch = store.write(|ctx| start_new_epoch(ctx, 5)).await.unwrap();
+        assert!(epoch > 0);
+        // Event 4 stays in epoch 0 (headquarters had no other event 4); 5 and 6 move.
+        let (e, batch) = store.read(|c| unsent_batch(c, 100)).await.unwrap().unwrap();
+        assert_eq!((e, batch.len()), (0, 1));
+        assert_eq!(batch[0].seq, 4);
+        store.write(|ctx| mark_sent(ctx, 0, 4, 4)).await.unwrap();
+        store
+            .write(|ctx| {
+                append_n(ctx.conn, 1);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let (e, batch) = store.read(|c| unsent_batch(c, 100)).await.unwrap().unwrap();
+        assert_eq!(e, epoch);
+        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6, 7]);
+        assert_eq!(store.read(sync_status).await.unwrap().epoch, epoch);
+        // A sent event can never move epoch, nor be "unsent".
+        let refused = store
+            .write(|ctx| {
+                ctx.conn
+                    .execute("UPDATE outbox SET epoch = 99 WHERE seq = 1", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("keeps its epoch"), "{refused}");
+        let refused = store
+            .write(|ctx| {
+                ctx.conn
+                    .execute("UPDATE outbox SET sent_at = NULL WHERE seq = 1", [])?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("stays acknowledged"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_second_conflict_never_reuses_an_epoch() {
+        let (_dir, store) = store().await;
+        store
+            .write(|ctx| {
+                append_n(ctx.conn, 2);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let a = store.write(|ctx| start_new_epoch(ctx, 1)).await.unwrap();
+        let b = store.write(|ctx| start_new_epoch(ctx, 1)).await.unwrap();
+        assert!(b > a && a > 0);
+    }
+}
