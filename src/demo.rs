@@ -181,7 +181,15 @@ async fn take_ticket(
         issued_at: t.issued_at.with_timezone(&utc_offset).naive_local(),
         people_ahead: issued.people_ahead,
         estimated_wait: chrono::Duration::seconds(i64::from(issued.estimated_wait_secs)),
-        status_url: hub.url(&format!("/tickets/{}", t.id)),
+        // GB/T 4.1.3: the ticket's public status page, at headquarters when it has one.
+        status_url: protocol::status_page_url(
+            catalogue
+                .status_base_url
+                .as_deref()
+                .unwrap_or_else(|| hub.base()),
+            &catalogue.centre.id,
+            &t.status_token,
+        ),
     };
     let doc = ticket.document(Lang::ZhCn, PaperWidth::Mm80)?;
     // This is the button's own thread: blocking on the printer here stalls nobody.

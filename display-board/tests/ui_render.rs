@@ -64,6 +64,7 @@ fn demo_model(now: Now) -> BoardModel {
                 },
             })
             .collect(),
+        status_base_url: None,
     });
     m.apply_snapshot(&QueueSnapshot {
         now: now.wall,

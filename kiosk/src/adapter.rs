@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use domain::{PriorityClass, ServiceType};
-use protocol::RatingReason;
+use protocol::{Catalogue, RatingReason, TicketView};
 use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
 };
@@ -98,8 +98,8 @@ pub fn qr_image(data: &str) -> Option<Image> {
 /// What the adapter remembers between fills, to avoid redoing costly work.
 #[derive(Default)]
 pub struct UiCache {
-    /// The ticket whose QR is shown, and its picture.
-    qr: Option<(i64, Image)>,
+    /// The link whose QR is shown, and its picture.
+    qr: Option<(String, Image)>,
     lang: Option<Lang>,
     focus: Option<Field>,
 }
@@ -107,7 +107,7 @@ pub struct UiCache {
 impl std::fmt::Debug for UiCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UiCache")
-            .field("qr", &self.qr.as_ref().map(|q| q.0))
+            .field("qr", &self.qr.as_ref().map(|q| &q.0))
             .field("lang", &self.lang)
             .finish()
     }
@@ -117,13 +117,11 @@ fn local_time(t: DateTime<Utc>, m: &KioskModel, fmt: &str) -> String {
     t.with_timezone(&m.utc_offset()).format(fmt).to_string()
 }
 
+/// Makes a ticket's QR link (its public status page, GB/T 4.1.3) from the catalogue.
+pub type StatusUrl<'a> = &'a dyn Fn(&Catalogue, &TicketView) -> String;
+
 /// Sets every page global from the model. `status_url` makes a ticket's QR link.
-pub fn fill(
-    w: &KioskWindow,
-    m: &KioskModel,
-    cache: &mut UiCache,
-    status_url: &dyn Fn(i64) -> String,
-) {
+pub fn fill(w: &KioskWindow, m: &KioskModel, cache: &mut UiCache, status_url: StatusUrl<'_>) {
     let lang = m.lang;
     if cache.lang != Some(lang) {
         if let Err(e) = slint::select_bundled_translation(lang.slint_locale()) {
@@ -234,12 +232,7 @@ fn fill_home(w: &KioskWindow, m: &KioskModel) {
     home.set_can_issue(m.can_issue());
 }
 
-fn fill_ticket(
-    w: &KioskWindow,
-    m: &KioskModel,
-    cache: &mut UiCache,
-    status_url: &dyn Fn(i64) -> String,
-) {
+fn fill_ticket(w: &KioskWindow, m: &KioskModel, cache: &mut UiCache, status_url: StatusUrl<'_>) {
     let page = w.global::<TicketPage>();
     let Some(t) = &m.ticket else {
         page.set_number(s(""));
@@ -257,13 +250,15 @@ fn fill_ticket(
         })));
     page.set_people_ahead(t.issued.people_ahead as i32);
     page.set_wait_minutes(t.issued.estimated_wait_secs.div_ceil(60) as i32);
-    if cache.qr.as_ref().map(|q| q.0) != Some(v.id) {
-        let img = qr_image(&status_url(v.id)).unwrap_or_default();
-        cache.qr = Some((v.id, img));
+    // No catalogue, no centre id: no link rather than a wrong one.
+    let url = m.catalogue.as_ref().map(|c| status_url(c, v));
+    if cache.qr.as_ref().map(|q| &q.0) != url.as_ref() {
+        cache.qr = url.map(|u| {
+            let img = qr_image(&u).unwrap_or_default();
+            (u, img)
+        });
     }
-    if let Some((_, img)) = &cache.qr {
-        page.set_qr(img.clone());
-    }
+    page.set_qr(cache.qr.as_ref().map(|q| q.1.clone()).unwrap_or_default());
     page.set_print(s(match &t.print {
         PrintState::Printing => "printing",
         PrintState::Printed => "printed",

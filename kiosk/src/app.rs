@@ -32,20 +32,21 @@ pub struct BackendLink {
     inputs: mpsc::Receiver<Input>,
     /// For results that do not come from the runtime (the GPIO button).
     pub input_tx: mpsc::Sender<Input>,
-    /// A ticket's status link (its QR code), from the hub's address.
-    status_base: String,
+    /// The hub's address (without the API prefix): tickets' status pages are there unless
+    /// the catalogue names headquarters' public address.
+    hub_base: String,
 }
 
 impl BackendLink {
     /// Queues that lead nowhere: effects are dropped (screenshots, first-frame timing).
-    pub fn detached(status_base: impl Into<String>) -> BackendLink {
+    pub fn detached(hub_base: impl Into<String>) -> BackendLink {
         let (effects, _) = unbounded_channel();
         let (input_tx, inputs) = mpsc::channel();
         BackendLink {
             effects,
             inputs,
             input_tx,
-            status_base: status_base.into(),
+            hub_base: hub_base.into(),
         }
     }
 }
@@ -66,7 +67,7 @@ impl Backend {
     ) -> BackendLink {
         let (effects, mut effect_rx) = unbounded_channel::<Effect>();
         let (input_tx, inputs) = mpsc::channel::<Input>();
-        let status_base = controller.hub().url("/tickets");
+        let hub_base = controller.hub().base().to_owned();
         let tx = input_tx.clone();
         let sink: Sink = Arc::new(move |o| {
             if tx.send(Input::Hub(o)).is_ok() {
@@ -106,7 +107,7 @@ impl Backend {
             effects,
             inputs,
             input_tx,
-            status_base,
+            hub_base,
         }
     }
 }
@@ -244,12 +245,12 @@ impl KioskApp {
 
     /// Shows the model as it is.
     pub fn refresh(&self) {
-        let base = self.inner.link.status_base.clone();
+        let base = self.inner.link.hub_base.clone();
         adapter::fill(
             &self.inner.window,
             &self.inner.model.borrow(),
             &mut self.inner.cache.borrow_mut(),
-            &move |id| format!("{base}/{id}"),
+            &move |cat, ticket| crate::controller::status_url(&base, cat, ticket),
         );
     }
 

@@ -16,7 +16,7 @@ use hardware::printer::PrintError;
 use hardware::printer::document::Document;
 use protocol::{
     AlertKind, Catalogue, ClientError, DeviceAlert, HubClient, IntakeReceipt, IssueTicket,
-    IssuedTicket,
+    IssuedTicket, TicketView,
 };
 use ui::Lang;
 
@@ -87,9 +87,9 @@ impl Controller {
         &self.device
     }
 
-    /// The link in a ticket's QR code: its status at the hub (GB/T 4.1.3).
-    pub fn status_url(&self, ticket_id: i64) -> String {
-        self.hub.url(&format!("/tickets/{ticket_id}"))
+    /// The link in a ticket's QR code: its public status page (GB/T 4.1.3).
+    pub fn status_url(&self, cat: &Catalogue, ticket: &TicketView) -> String {
+        status_url(self.hub.base(), cat, ticket)
     }
 
     async fn call<T>(
@@ -243,8 +243,8 @@ impl Controller {
             Some(p) => match self.catalogue().await {
                 Err(_) => failed("the centre's details could not be fetched for the printout"),
                 Ok(cat) => {
-                    match printer::queue_ticket(&cat, issued, &self.status_url(id), lang, p.paper())
-                    {
+                    let url = self.status_url(&cat, &issued.ticket);
+                    match printer::queue_ticket(&cat, issued, &url, lang, p.paper()) {
                         Ok(doc) => self.print_docs(p.clone(), vec![doc], id).await,
                         Err(e) => failed(&e.to_string()),
                     }
@@ -267,7 +267,7 @@ impl Controller {
             Some(p) => match self.catalogue().await {
                 Err(_) => failed("the centre's details could not be fetched for the printout"),
                 Ok(cat) => {
-                    let url = self.status_url(id);
+                    let url = self.status_url(&cat, &receipt.ticket.ticket);
                     let docs = printer::queue_ticket(&cat, &receipt.ticket, &url, lang, p.paper())
                         .and_then(|t| {
                             printer::intake_slip(&cat, receipt, phone, &url, lang, p.paper())
@@ -373,6 +373,20 @@ impl Controller {
             tracing::warn!("kiosk: could not tell the hub about the printer: {e:?}");
         }
     }
+}
+
+/// The link in a ticket's QR code: the ticket's public status page (GB/T 4.1.3), reached
+/// by its unguessable token, at headquarters when the catalogue names a public address
+/// (the page follows the customer outside the centre), else at the hub (`hub_base`, the
+/// hub's address without the API prefix).
+pub fn status_url(hub_base: &str, cat: &Catalogue, ticket: &TicketView) -> String {
+    let base = cat
+        .status_base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or(hub_base);
+    protocol::status_page_url(base, &cat.centre.id, &ticket.status_token)
 }
 
 fn failed(reason: &str) -> PrintState {

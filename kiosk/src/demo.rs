@@ -103,6 +103,7 @@ pub fn catalogue() -> Catalogue {
                 fee_digest: format!("demo-{}", s.code()),
             })
             .collect(),
+        status_base_url: None,
     }
 }
 

@@ -37,7 +37,7 @@ impl HeadlessKiosk {
         let app = KioskApp::new(
             ui,
             config,
-            BackendLink::detached("http://127.0.0.1:8470/api/v1/tickets"),
+            BackendLink::detached("http://127.0.0.1:8470"),
             size.0 > size.1,
         );
         let mut k = HeadlessKiosk { window, app };

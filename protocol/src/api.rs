@@ -405,6 +405,11 @@ pub struct CatalogueService {
 pub struct Catalogue {
     pub centre: CentreInfo,
     pub services: Vec<CatalogueService>,
+    /// Where tickets' QR codes point (GB/T 4.1.3): headquarters' public address when the
+    /// centre has one, which serves the same page from synced data; `None` means the hub
+    /// itself. The page is at [`status_page_url`].
+    #[serde(default)]
+    pub status_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,6 +523,9 @@ pub struct ContactView {
     pub address: Option<String>,
     pub consent: ContactConsent,
     pub revealed: bool,
+    /// The customer's personal data was erased (GB/T 5.4): nothing else is filled in.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 /// The customer's acknowledgement of the published fee list before a paid request is
@@ -890,4 +898,53 @@ pub struct SmsView {
 #[serde(deny_unknown_fields)]
 pub struct SmsOptOut {
     pub phone: String,
+}
+
+// ---------------------------------------------------------------- public status, erasure
+
+/// The public status page of a ticket (GB/T 4.1.3): `{base}/s/{centre_id}/{token}`, where
+/// `base` is the catalogue's `status_base_url` or the hub's own address (without the API
+/// prefix). Add `.json` for [`crate::sync::TicketStatus`].
+pub fn status_page_url(base: &str, centre_id: &str, token: &str) -> String {
+    format!(
+        "{}{}/{centre_id}/{token}",
+        base.trim_end_matches('/'),
+        crate::sync::STATUS_PAGE_PREFIX
+    )
+}
+
+/// Why a customer's personal data is erased (GB/T 5.4, 5.6.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureReason {
+    /// The customer asked for it.
+    Request,
+    /// It was kept as long as the retention period allows.
+    Retention,
+}
+
+impl ErasureReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErasureReason::Request => "request",
+            ErasureReason::Retention => "retention",
+        }
+    }
+}
+
+/// `POST /customers/{pseudonym}/erase` (a supervisor or an administrator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseCustomer {
+    pub reason: ErasureReason,
+}
+
+/// The answer to an erasure: the same for a repeated call, with `already_erased` set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureView {
+    /// The pseudonym (the only customer identity that ever left the hub).
+    pub customer: String,
+    pub erased_at: DateTime<Utc>,
+    /// True when an earlier call had erased it already: nothing changed this time.
+    pub already_erased: bool,
 }

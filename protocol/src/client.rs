@@ -392,4 +392,28 @@ impl HubClient {
         )
         .await
     }
+
+    /// GB/T 5.4: erases the personal data of the customer with this pseudonym
+    /// (idempotent; a supervisor's or an administrator's session).
+    pub async fn erase_customer(
+        &self,
+        pseudonym: &str,
+        reason: ErasureReason,
+    ) -> Result<ErasureView, ClientError> {
+        self.post(
+            &format!("/customers/{pseudonym}/erase"),
+            &EraseCustomer { reason },
+        )
+        .await
+    }
+
+    /// The public status of a ticket from its status page key (no login, GB/T 4.1.3).
+    pub async fn ticket_status(
+        &self,
+        centre_id: &str,
+        token: &str,
+    ) -> Result<crate::sync::TicketStatus, ClientError> {
+        let url = format!("{}.json", status_page_url(&self.base, centre_id, token));
+        self.send(self.http.get(url)).await
+    }
 }

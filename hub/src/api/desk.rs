@@ -1,5 +1,6 @@
 //! Handlers for the kiosk and the counter desk: knowledge base, intake, device alerts,
-//! appointments, ratings, the waiting list, agreements, follow-ups, contact reveal.
+//! appointments, ratings, the waiting list, agreements, follow-ups, contact reveal and
+//! erasure.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -339,4 +340,21 @@ pub(super) async fn request_sms_opt_out(
         .write(move |ctx| sms::opt_out_request(ctx, &s.actor(), id))
         .await?;
     Ok(Json(serde_json::json!({ "opted_out": true })))
+}
+
+/// GB/T 5.4, 5.6.2.2: a supervisor or an administrator erases a customer's personal data
+/// (at the customer's request, or when it was kept long enough). Repeating it is harmless.
+pub(super) async fn erase_customer(
+    State(st): State<AppState>,
+    Staff(s): Staff,
+    Path(pseudonym): Path<String>,
+    Body(req): Body<EraseCustomer>,
+) -> ApiResult<ErasureView> {
+    super::require_supervisor(&s)?;
+    let actor = s.actor();
+    Ok(Json(
+        st.store
+            .write(move |ctx| store::erase_customer(ctx, &pseudonym, req.reason, &actor))
+            .await?,
+    ))
 }

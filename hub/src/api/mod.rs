@@ -5,6 +5,7 @@
 mod desk;
 mod errors;
 mod extract;
+mod status_page;
 mod ws;
 
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AppState {
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 pub fn router(state: AppState) -> Router {
+    // GB/T 4.1.3: the public ticket status page, at the root (no login).
+    let public = status_page::router(state.clone());
     let api = Router::new()
         .route("/health", get(health))
         .route("/catalogue", get(catalogue))
@@ -91,10 +94,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/follow-ups", get(desk::follow_ups))
         .route("/requests/{id}/follow-up", post(desk::record_follow_up))
+        .route("/customers/{pseudonym}/erase", post(desk::erase_customer))
         .fallback(not_found)
         .with_state(state);
     Router::new()
         .nest(API_PREFIX, api)
+        .merge(public)
         .fallback(not_found)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             errors::panic_response,
@@ -173,6 +178,8 @@ async fn catalogue(State(st): State<AppState>) -> Json<Catalogue> {
                 fee_digest: s.fee_digest(),
             })
             .collect(),
+        // Tickets' QR codes point at headquarters' copy of the status page when it has one.
+        status_base_url: c.hq.as_ref().and_then(|h| h.public_url.clone()),
     })
 }
 

@@ -1,15 +1,17 @@
 //! Customers' personal data (GB/T 5.4): names, phones and addresses live in their own
 //! table, linked from requests, never copied into events (which carry the pseudonym),
-//! and shown masked unless a staff member reveals them — an audited action.
+//! and shown masked unless a staff member reveals them — an audited action — until they
+//! are erased (GB/T 5.4, 5.6.2.2), which leaves the row and its pseudonym with nothing
+//! personal in it and tells headquarters with a tombstone event.
 
 use chrono::{DateTime, Utc};
 use domain::mask::{mask_address, mask_name, mask_phone};
 use domain::phone::normalise_phone;
-use protocol::{Contact, ContactConsent, ContactView};
+use protocol::{Contact, ContactConsent, ContactView, ErasureReason, ErasureView, HubEvent};
 use rand::RngCore;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Session, StoreError, WriteCtx};
+use super::{Actor, Session, StoreError, WriteCtx};
 
 /// GB/T 5.4: a phone number is kept only for a purpose the customer agreed to.
 pub(crate) fn validate_contact(c: &Contact, field: &str) -> Result<(), StoreError> {
@@ -107,32 +109,42 @@ pub(crate) fn read_contact(
             ))
         })
         .optional()?;
-    Ok(
-        row.and_then(|(name, phone, address, updates, sms, erased)| {
-            if erased.is_some() {
-                return None;
-            }
-            let phone = phone.unwrap_or_default();
-            Some(ContactView {
-                name: if reveal {
-                    name
-                } else {
-                    name.map(|n| mask_name(&n))
-                },
-                phone: if reveal { phone } else { mask_phone(&phone) },
-                address: if reveal {
-                    address
-                } else {
-                    address.map(|a| mask_address(&a))
-                },
+    Ok(row.map(|(name, phone, address, updates, sms, erased)| {
+        if erased.is_some() {
+            // GB/T 5.4: the request keeps the fact that there was a contact, nothing of it.
+            return ContactView {
+                name: None,
+                phone: String::new(),
+                address: None,
                 consent: ContactConsent {
-                    service_updates: updates,
-                    queue_sms: sms,
+                    service_updates: false,
+                    queue_sms: false,
                 },
-                revealed: reveal,
-            })
-        }),
-    )
+                revealed: false,
+                erased: true,
+            };
+        }
+        let phone = phone.unwrap_or_default();
+        ContactView {
+            name: if reveal {
+                name
+            } else {
+                name.map(|n| mask_name(&n))
+            },
+            phone: if reveal { phone } else { mask_phone(&phone) },
+            address: if reveal {
+                address
+            } else {
+                address.map(|a| mask_address(&a))
+            },
+            consent: ContactConsent {
+                service_updates: updates,
+                queue_sms: sms,
+            },
+            revealed: reveal,
+            erased: false,
+        }
+    }))
 }
 
 /// GB/T 5.4: staff see a customer's contact in clear only by asking for it, and the
@@ -152,6 +164,7 @@ pub fn reveal_contact(
         .map(|c| read_contact(ctx.conn, c, true))
         .transpose()?
         .flatten()
+        .filter(|c| !c.erased)
         .ok_or_else(|| StoreError::NotFound(format!("a contact for request {request_id}")))?;
     ctx.audit(
         &session.actor(),
@@ -159,4 +172,70 @@ pub fn reveal_contact(
         &format!("request {request_id}"),
     )?;
     Ok(contact)
+}
+
+/// GB/T 5.4, 5.6.2.2: erases the personal data of the customer known as `pseudonym`:
+/// name, phone and address are cleared, consents withdrawn, text messages not yet handed
+/// to a modem dropped, the erasure audited and a [`HubEvent::CustomerErased`] tombstone
+/// written for headquarters. Erasing an erased customer changes nothing and emits nothing.
+pub fn erase_customer(
+    ctx: &mut WriteCtx<'_>,
+    pseudonym: &str,
+    reason: ErasureReason,
+    actor: &Actor,
+) -> Result<ErasureView, StoreError> {
+    let unknown = || {
+        StoreError::Unknown(
+            "unknown_customer",
+            format!("no customer is known as `{pseudonym}`"),
+        )
+    };
+    if pseudonym.is_empty()
+        || pseudonym.len() > 64
+        || !pseudonym.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(unknown());
+    }
+    let (id, erased_at): (i64, Option<DateTime<Utc>>) = ctx
+        .conn
+        .prepare_cached("SELECT id, erased_at FROM customers WHERE pseudonym = ?1")?
+        .query_row([pseudonym], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(unknown)?;
+    if let Some(at) = erased_at {
+        return Ok(ErasureView {
+            customer: pseudonym.to_owned(),
+            erased_at: at,
+            already_erased: true,
+        });
+    }
+    ctx.conn.execute(
+        "UPDATE customers SET name = NULL, phone = NULL, address = NULL,
+             consent_updates = 0, consent_queue_sms = 0, erased_at = ?2
+         WHERE id = ?1",
+        params![id, ctx.now],
+    )?;
+    // A message already leased to a modem is the agent's to settle; the rest never go.
+    let dropped = ctx.conn.execute(
+        "UPDATE sms_messages SET state = 'dropped', reason = 'customer data erased'
+         WHERE customer_id = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    ctx.audit(
+        actor,
+        "customer_erase",
+        &format!(
+            "customer {pseudonym} ({}), {dropped} pending text message(s) dropped",
+            reason.code()
+        ),
+    )?;
+    ctx.emit(HubEvent::CustomerErased {
+        customer: pseudonym.to_owned(),
+        reason: reason.code().to_owned(),
+    })?;
+    Ok(ErasureView {
+        customer: pseudonym.to_owned(),
+        erased_at: ctx.now,
+        already_erased: false,
+    })
 }

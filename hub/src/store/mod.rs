@@ -21,6 +21,7 @@ pub mod outbox;
 mod requests;
 pub mod sms;
 mod staff;
+pub mod status;
 mod tickets;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -35,7 +36,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use audit::{AuditEntry, verify_chain};
 pub use clock::{Clock, ClockStamp};
-pub use customers::reveal_contact;
+pub use customers::{erase_customer, reveal_contact};
 pub use day::current_day;
 pub use staff::{Actor, Session, hash_token};
 
