@@ -58,6 +58,29 @@ struct RawConfig {
     #[serde(default)]
     sms: RawSms,
     hq: Option<RawHq>,
+    #[serde(default)]
+    backup: RawBackup,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackup {
+    enabled: bool,
+    /// Where backups go (a USB stick, say); relative paths are inside the data directory.
+    dir: PathBuf,
+    every_minutes: u32,
+    keep: u32,
+}
+
+impl Default for RawBackup {
+    fn default() -> Self {
+        RawBackup {
+            enabled: true,
+            dir: PathBuf::from("backups"),
+            every_minutes: 60,
+            keep: 24,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -420,6 +443,17 @@ pub struct Config {
     pub sms: SmsPolicy,
     /// Upstream sync to headquarters; `None` keeps every event in the outbox.
     pub hq: Option<HqLink>,
+    /// Scheduled backups (GB/T 5.6.2.2); `None` when switched off.
+    pub backup: Option<BackupSchedule>,
+}
+
+/// Scheduled hot backups of the hub database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    /// Relative paths are inside the data directory.
+    pub dir: PathBuf,
+    pub every_minutes: u32,
+    pub keep: u32,
 }
 
 /// How the hub reaches headquarters.
@@ -998,7 +1032,25 @@ impl Config {
             }
         };
 
+        let b = raw.backup;
+        let backup = if b.enabled {
+            if b.every_minutes == 0 || b.keep == 0 {
+                return Err(bad(
+                    "backup".into(),
+                    "every_minutes and keep must be at least 1 (or set enabled = false)".into(),
+                ));
+            }
+            Some(BackupSchedule {
+                dir: b.dir,
+                every_minutes: b.every_minutes,
+                keep: b.keep,
+            })
+        } else {
+            None
+        };
+
         Ok(Config {
+            backup,
             hq,
             centre,
             day,

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod knowledge;
 pub mod store;
@@ -51,6 +52,8 @@ pub enum HubError {
     Serve(std::io::Error),
     #[error(transparent)]
     Sync(#[from] sync::SyncError),
+    #[error(transparent)]
+    Backup(#[from] backup::BackupError),
 }
 
 /// Everything `run` needs besides the listener.
@@ -230,12 +233,21 @@ async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiv
 pub struct OpenHub {
     store: Store,
     cfg: Arc<Config>,
+    data_dir: PathBuf,
+    /// Held while the hub runs: a second hub or a restore on this directory is refused.
+    lock: backup::DataDirLock,
 }
 
 impl OpenHub {
     /// Opens the store, syncs staff and (if asked) opens today's business day.
     pub async fn open(opts: HubOptions) -> Result<OpenHub, HubError> {
+        std::fs::create_dir_all(&opts.data_dir).map_err(|source| HubError::DataDir {
+            path: opts.data_dir.clone(),
+            source,
+        })?;
+        let lock = backup::lock_data_dir(&opts.data_dir)?;
         let store = open_store(&opts).await?;
+        let data_dir = opts.data_dir.clone();
         let cfg = Arc::new(opts.config);
         if opts.open_day_on_start {
             let date = cfg.local_date(Utc::now());
@@ -247,7 +259,12 @@ impl OpenHub {
                 })
                 .await?;
         }
-        Ok(OpenHub { store, cfg })
+        Ok(OpenHub {
+            store,
+            cfg,
+            data_dir,
+            lock,
+        })
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops the event streams,
@@ -257,7 +274,12 @@ impl OpenHub {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), HubError> {
-        let OpenHub { store, cfg } = self;
+        let OpenHub {
+            store,
+            cfg,
+            data_dir,
+            lock,
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
         let upkeep = tokio::spawn(maintenance(store.clone(), cfg.clone(), stop_rx.clone()));
@@ -273,6 +295,14 @@ impl OpenHub {
             }
             None => None,
         };
+        let backups = cfg.backup.as_ref().map(|b| {
+            let policy = backup::BackupPolicy {
+                dir: data_dir.join(&b.dir),
+                every: Duration::from_secs(u64::from(b.every_minutes) * 60),
+                keep: b.keep as usize,
+            };
+            tokio::spawn(backup::run(store.clone(), policy, stop_rx.clone()))
+        });
         let app = api::router(api::AppState {
             store: store.clone(),
             cfg,
@@ -292,8 +322,12 @@ impl OpenHub {
         if let Some(task) = uplink {
             let _ = task.await;
         }
+        if let Some(task) = backups {
+            let _ = task.await;
+        }
         store.close();
         drop(store);
+        drop(lock);
         tracing::info!("hub stopped");
         served.map_err(HubError::Serve)
     }

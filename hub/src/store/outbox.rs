@@ -229,6 +229,40 @@ pub fn sync_status(conn: &Connection) -> Result<SyncStatus, StoreError> {
     })
 }
 
+/// After a restore from a backup: events written from now on go in a new epoch, so
+/// headquarters (which may hold other events under the sequence numbers this older copy
+/// will hand out next) never takes them for duplicates. Unsent events already in the
+/// backup keep their epoch: they are the very events headquarters may already hold.
+/// Audited. Returns the new epoch.
+pub fn epoch_after_restore(
+    db: &std::path::Path,
+    backup: &std::path::Path,
+) -> Result<i64, StoreError> {
+    let mut conn = super::open_write_connection(db)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let now = Utc::now();
+    let old: i64 = tx.query_row("SELECT epoch FROM sync_state WHERE id = 1", [], |r| {
+        r.get(0)
+    })?;
+    let epoch = now.timestamp_millis().max(old + 1);
+    tx.execute(
+        "UPDATE sync_state SET epoch = ?1 WHERE id = 1",
+        params![epoch],
+    )?;
+    super::audit::append(
+        &tx,
+        now,
+        &super::Actor::system(),
+        "restore",
+        &format!(
+            "restored from {}; new events continue in epoch {epoch} (was {old})",
+            backup.display()
+        ),
+    )?;
+    tx.commit()?;
+    Ok(epoch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +291,8 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("hub.db"), crate::store::Clock::new(true)).unwrap();
+        let store =
+            Store::open(&dir.path().join("hub.db"), crate::store::Clock::new(true)).unwrap();
         (dir, store)
     }
 
@@ -271,13 +306,12 @@ mod tests {
             })
             .await
             .unwrap();
-        let (epoch, batch) = store
-            .read(|c| unsent_batch(c, 4))
-            .await
-            .unwrap()
-            .unwrap();
+        let (epoch, batch) = store.read(|c| unsent_batch(c, 4)).await.unwrap().unwrap();
         assert_eq!(epoch, 0);
-        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(
+            batch.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
         assert_eq!(batch[0].kind, "device_alert");
         assert_eq!(batch[0].payload["type"], "device_alert");
         // Headquarters claims more than we sent (another copy of us sent it): we only
@@ -342,7 +376,10 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert!(refused.to_string().contains("stays acknowledged"), "{refused}");
+        assert!(
+            refused.to_string().contains("stays acknowledged"),
+            "{refused}"
+        );
     }
 
     #[tokio::test]

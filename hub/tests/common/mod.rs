@@ -1,7 +1,7 @@
 //! The hub's story tests run on `hub::testkit` (a real hub on 127.0.0.1:0 with its
 //! database in a temp dir); these start it with the business day still closed.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
