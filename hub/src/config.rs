@@ -1167,6 +1167,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.centre.id, "sh-pudong-001");
+        assert_eq!(c.backup.as_ref().map(|b| b.keep), Some(24));
+        assert!(c.hq.is_none());
         assert_eq!(
             c.counters[&2].services,
             vec![ServiceType::Installation, ServiceType::Repair]
@@ -1195,5 +1197,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("prefix `A`"), "{e}");
+    }
+
+    #[test]
+    fn the_headquarters_link_is_checked() {
+        let ok = Config::from_toml_str(
+            "[hq]\nurl = \"https://hq.example.com/\"\ntoken_file = \"/etc/t\"\n",
+            "c.toml",
+        )
+        .unwrap();
+        let hq = ok.hq.unwrap();
+        assert_eq!(hq.url, "https://hq.example.com");
+        assert_eq!(hq.batch_size, 500);
+        assert!(
+            format!(
+                "{:?}",
+                Config::from_toml_str("[hq]\nurl = \"https://h\"\ntoken = \"s3cret\"\n", "c")
+                    .unwrap()
+                    .hq
+            )
+            .contains("Inline(..)")
+        );
+        for (bad, key) in [
+            ("[hq]\nurl = \"ftp://h\"\ntoken = \"t\"\n", "hq.url"),
+            ("[hq]\nurl = \"https://h\"\n", "hq.token"),
+            (
+                "[hq]\nurl = \"https://h\"\ntoken = \"t\"\ntoken_file = \"f\"\n",
+                "hq.token",
+            ),
+            (
+                "[hq]\nurl = \"https://h\"\ntoken = \"t\"\nbatch_size = 0\n",
+                "hq.batch_size",
+            ),
+            ("[backup]\nkeep = 0\n", "backup"),
+        ] {
+            let e = Config::from_toml_str(bad, "c.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+        let off = Config::from_toml_str("[backup]\nenabled = false\n", "c.toml").unwrap();
+        assert!(off.backup.is_none());
     }
 }
