@@ -222,9 +222,9 @@ fn local_time(cfg: &Config, t: DateTime<Utc>) -> String {
 /// `#wait`, `#counter`, `#stage`, `#as-of`.
 fn ticket_page(cfg: &Config, s: &TicketStatus) -> String {
     let mut b = String::new();
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "<header><p>{}</p></header>\n",
+        "<header><p>{}</p></header>",
         both(&cfg.centre.name_zh, &cfg.centre.name_en)
     );
     let (svc_zh, svc_en) = service_names(cfg, s.service);
@@ -253,7 +253,7 @@ fn ticket_page(cfg: &Config, s: &TicketStatus) -> String {
                 format!("Please go to counter {counter}"),
             ),
         };
-        let _ = write!(b, "<p id=counter>{}</p>\n", both(&zh, &en));
+        let _ = writeln!(b, "<p id=counter>{}</p>", both(&zh, &en));
     }
     b.push_str("</section>\n");
     if let (Some(ahead), Some(wait)) = (s.people_ahead, s.estimated_wait_secs) {
@@ -281,9 +281,9 @@ fn ticket_page(cfg: &Config, s: &TicketStatus) -> String {
             both(stage.name_zh(), stage_en(stage))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         b,
-        "<footer><p id=as-of>{}</p></footer>\n",
+        "<footer><p id=as-of>{}</p></footer>",
         both(
             &format!(
                 "更新于 {}，每 {REFRESH_SECS} 秒自动刷新",
