@@ -13,6 +13,9 @@ CREATE TABLE centres (
     utc_offset_minutes integer NOT NULL DEFAULT 480,
     created_at         timestamptz NOT NULL DEFAULT now()
 );
+-- Ingest finds the centre by its token's hash (not unique: a 256-bit random token does not
+-- collide, and a unique key without centre_id could not be distributed).
+CREATE INDEX centres_by_token ON centres (token_sha256);
 
 -- Every event of every centre, exactly once: (centre_id, epoch, seq) is the hub's key.
 CREATE TABLE events (
@@ -127,7 +130,22 @@ CREATE TABLE erasures (
 -- How far the projector has applied each centre's events (in ingest order).
 CREATE TABLE projection_cursor (
     centre_id     text PRIMARY KEY,
-    last_received bigint NOT NULL DEFAULT 0
+    last_received bigint NOT NULL DEFAULT 0,
+    -- The newest event time applied: the projections are true as of this moment.
+    last_event_at timestamptz,
+    applied       bigint NOT NULL DEFAULT 0,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Events the projector could not apply (stored in events all the same); kept so an
+-- operator can see them instead of the projector stopping on one bad event.
+CREATE TABLE projection_skipped (
+    centre_id text NOT NULL,
+    received  bigint NOT NULL,
+    kind      text NOT NULL,
+    error     text NOT NULL,
+    at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (centre_id, received)
 );
 
 -- GB/T 9.2: improvement targets, shown against the measured figure. centre_id '*' and
