@@ -162,7 +162,8 @@ async fn ingest_batch(State(state): State<HqState>, headers: HeaderMap, body: By
     let mut client = match state.pool.get().await {
         Ok(c) => c,
         Err(e) => {
-            return Problem::internal("reach its database", db::pool_error_text(&e)).into_response();
+            return Problem::internal("reach its database", db::pool_error_text(&e))
+                .into_response();
         }
     };
     let plain: &tokio_postgres::Client = &client;

@@ -16,6 +16,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use protocol::HubEvent;
+use protocol::sync::{INGEST_PATH, IngestAck, IngestBatch, WireEvent};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -395,6 +398,48 @@ impl TestHq {
             .expect("projector")
     }
 
+    /// Posts `batch` to the ingest endpoint with `token`; panics unless it is accepted.
+    pub async fn send(&self, token: &str, batch: &IngestBatch) -> IngestAck {
+        let r = reqwest::Client::new()
+            .post(format!("{}{INGEST_PATH}", self.url))
+            .bearer_auth(token)
+            .json(batch)
+            .send()
+            .await
+            .expect("post the batch");
+        let status = r.status();
+        let body = r.text().await.unwrap_or_default();
+        assert!(status.is_success(), "ingest refused ({status}): {body}");
+        serde_json::from_str(&body).expect("an IngestAck")
+    }
+
+    /// Stores `events` for `centre` directly (no HTTP), numbered from `first_seq` in
+    /// `epoch` (the centre must exist), then runs the projector. For seeding report data.
+    pub async fn store(
+        &self,
+        centre: &str,
+        epoch: i64,
+        first_seq: i64,
+        events: &[(DateTime<Utc>, HubEvent)],
+    ) -> IngestAck {
+        let batch = IngestBatch {
+            centre_id: centre.to_owned(),
+            epoch,
+            events: events
+                .iter()
+                .zip(first_seq..)
+                .map(|((at, e), seq)| wire_event(seq, *at, e))
+                .collect(),
+        };
+        let mut client = self.client().await;
+        let ack = crate::ingest::store_batch(&mut client, centre, &batch)
+            .await
+            .expect("store the batch");
+        drop(client);
+        self.project().await;
+        ack
+    }
+
     /// Graceful stop; returns the database URL for a restart with [`TestHq::start_on`].
     pub async fn stop(mut self) -> String {
         self.shutdown().await;
@@ -426,6 +471,19 @@ impl Drop for TestHq {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+}
+
+/// `event` as the hub's outbox ships it: sequence `seq`, written at `at`.
+pub fn wire_event(seq: i64, at: DateTime<Utc>, event: &HubEvent) -> WireEvent {
+    WireEvent {
+        seq,
+        at,
+        clock_synced: true,
+        boot: 1,
+        mono_ms: seq * 100,
+        kind: event.kind().to_owned(),
+        payload: serde_json::to_value(event).expect("serialise the event"),
     }
 }
 

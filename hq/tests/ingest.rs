@@ -1,10 +1,296 @@
-//! Ingest over real HTTP into a real throwaway PostgreSQL.
+//! Ingest over real HTTP into a real throwaway PostgreSQL: exactly once, conflicts after a
+//! hub restore, authentication, refusals, migrations.
 
-use hq::testkit::TestHq;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::{Channel, PriorityClass, ServiceType};
+use hq::testkit::{TestHq, wire_event};
+use protocol::HubEvent;
+use protocol::sync::{INGEST_PATH, IngestAck, IngestBatch, WireEvent};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).unwrap()
+}
+
+fn issued(ticket_id: i64) -> HubEvent {
+    HubEvent::TicketIssued {
+        ticket_id,
+        number: format!("A{ticket_id:03}"),
+        service: ServiceType::Repair,
+        class: PriorityClass::Normal,
+        channel: Channel::OnSite,
+        token: format!("tok{ticket_id}"),
+    }
+}
+
+/// Events `from..=to`, event `seq` issuing ticket `seq`.
+fn events(from: i64, to: i64) -> Vec<WireEvent> {
+    (from..=to)
+        .map(|seq| wire_event(seq, t0() + Duration::seconds(seq), &issued(seq)))
+        .collect()
+}
+
+fn batch(centre: &str, epoch: i64, events: Vec<WireEvent>) -> IngestBatch {
+    IngestBatch {
+        centre_id: centre.into(),
+        epoch,
+        events,
+    }
+}
+
+async fn post_raw(hq: &TestHq, token: Option<&str>, body: &str) -> reqwest::Response {
+    let mut r = reqwest::Client::new()
+        .post(format!("{}{INGEST_PATH}", hq.url))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    r.send().await.unwrap()
+}
+
+async fn stored_seqs(hq: &TestHq, centre: &str, epoch: i64) -> Vec<i64> {
+    hq.client()
+        .await
+        .query(
+            "SELECT seq FROM events WHERE centre_id = $1 AND epoch = $2 ORDER BY seq",
+            &[&centre, &epoch],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
 
 #[tokio::test]
-async fn starts_and_reports_health() {
+async fn a_batch_sent_twice_is_stored_once() {
     let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "第一服务中心").await;
+    let b = batch("c1", 1, events(1, 3));
+    let first = hq.send(&token, &b).await;
+    assert_eq!(
+        first,
+        IngestAck {
+            centre_id: "c1".into(),
+            epoch: 1,
+            high_water: 3,
+            inserted: 3,
+            duplicates: 0,
+            conflict_from: None
+        }
+    );
+    // The answer was lost; the hub sends the same batch again.
+    let again = hq.send(&token, &b).await;
+    assert_eq!((again.inserted, again.duplicates), (0, 3));
+    assert_eq!(again.high_water, 3);
+    assert_eq!(again.conflict_from, None);
+    assert_eq!(stored_seqs(&hq, "c1", 1).await, vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_partly_known_batch_stores_only_the_new_events() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    hq.send(&token, &batch("c1", 1, events(1, 3))).await;
+    let ack = hq.send(&token, &batch("c1", 1, events(2, 5))).await;
+    assert_eq!((ack.inserted, ack.duplicates, ack.high_water), (2, 2, 5));
+    assert_eq!(stored_seqs(&hq, "c1", 1).await, vec![1, 2, 3, 4, 5]);
+}
+
+#[tokio::test]
+async fn different_contents_under_known_sequences_are_a_conflict_and_nothing_from_there_is_stored()
+{
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    hq.send(&token, &batch("c1", 1, events(1, 3))).await;
+    // A hub restored from an older copy wrote other events under 3, 4, 5.
+    let mut restored = events(2, 5);
+    restored[1] = wire_event(3, t0() + Duration::seconds(99), &issued(103));
+    let ack = hq.send(&token, &batch("c1", 1, restored.clone())).await;
+    assert_eq!(ack.conflict_from, Some(3));
+    assert_eq!((ack.inserted, ack.duplicates, ack.high_water), (0, 1, 3));
+    assert_eq!(stored_seqs(&hq, "c1", 1).await, vec![1, 2, 3]);
+    let kept: serde_json::Value = hq
+        .client()
+        .await
+        .query_one(
+            "SELECT payload FROM events WHERE centre_id = 'c1' AND epoch = 1 AND seq = 3",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept["ticket_id"], 3, "the original event stays");
+    // The hub moves its unsent events to a new epoch: stored in full.
+    let moved = hq
+        .send(&token, &batch("c1", 2, restored[1..].to_vec()))
+        .await;
+    assert_eq!(
+        (moved.inserted, moved.high_water, moved.conflict_from),
+        (3, 5, None)
+    );
+    assert_eq!(stored_seqs(&hq, "c1", 2).await, vec![3, 4, 5]);
+}
+
+#[tokio::test]
+async fn an_empty_batch_answers_the_high_water() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    hq.send(&token, &batch("c1", 1, events(1, 4))).await;
+    let ack = hq.send(&token, &batch("c1", 1, vec![])).await;
+    assert_eq!((ack.high_water, ack.inserted, ack.duplicates), (4, 0, 0));
+}
+
+#[tokio::test]
+async fn a_missing_or_unknown_token_is_401_and_another_centres_batch_is_403() {
+    let hq = TestHq::start().await;
+    let token_a = hq.add_centre("a", "A").await;
+    let _token_b = hq.add_centre("b", "B").await;
+    let body = serde_json::to_string(&batch("a", 1, events(1, 1))).unwrap();
+
+    let r = post_raw(&hq, None, &body).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "unauthorized");
+
+    let r = post_raw(&hq, Some("not-a-token"), &body).await;
+    assert_eq!(r.status(), 401);
+
+    let other = serde_json::to_string(&batch("b", 1, events(1, 1))).unwrap();
+    let r = post_raw(&hq, Some(&token_a), &other).await;
+    assert_eq!(r.status(), 403);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "wrong_centre");
+    assert!(stored_seqs(&hq, "b", 1).await.is_empty());
+
+    // A new token replaces the old one.
+    let new_token = hq.add_centre("a", "A").await;
+    assert_eq!(post_raw(&hq, Some(&token_a), &body).await.status(), 401);
+    assert_eq!(post_raw(&hq, Some(&new_token), &body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_with_a_problem_and_store_nothing() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    let check = |status: u16, code: &'static str| {
+        move |r: (u16, serde_json::Value)| {
+            assert_eq!(r.0, status, "{}", r.1);
+            assert_eq!(r.1["code"], code, "{}", r.1);
+            assert!(
+                r.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{}",
+                r.1
+            );
+        }
+    };
+    let send = |body: String| {
+        let hq = &hq;
+        let token = token.clone();
+        async move {
+            let r = post_raw(hq, Some(&token), &body).await;
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    check(400, "malformed_json")(send("this is not json".into()).await);
+    check(400, "malformed_json")(send("{\"centre_id\": \"c1\", ".into()).await);
+    check(422, "invalid_batch")(send(r#"{"centre_id": "c1"}"#.into()).await);
+
+    let mut disordered = events(1, 3);
+    disordered.swap(1, 2);
+    let body = serde_json::to_string(&batch("c1", 1, disordered)).unwrap();
+    check(422, "seq_order")(send(body).await);
+
+    let mut no_kind = events(1, 2);
+    no_kind[1].kind = String::new();
+    let body = serde_json::to_string(&batch("c1", 1, no_kind)).unwrap();
+    check(422, "bad_kind")(send(body).await);
+
+    let mut mismatched = events(1, 1);
+    mismatched[0].kind = "ticket_called".into();
+    let body = serde_json::to_string(&batch("c1", 1, mismatched)).unwrap();
+    check(422, "bad_payload")(send(body).await);
+
+    let body = serde_json::to_string(&batch("c1", 1, events(1, 5001))).unwrap();
+    check(422, "batch_too_large")(send(body).await);
+
+    assert!(stored_seqs(&hq, "c1", 1).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_full_batch_of_5000_is_accepted() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    let ack = hq.send(&token, &batch("c1", 1, events(1, 5000))).await;
+    assert_eq!((ack.inserted, ack.high_water), (5000, 5000));
+}
+
+#[tokio::test]
+async fn store_batch_is_callable_directly_and_agrees_with_http() {
+    let hq = TestHq::start().await;
+    hq.add_centre("c1", "一").await;
+    let mut client = hq.client().await;
+    let b = batch("c1", 7, events(1, 10));
+    let ack = hq::ingest::store_batch(&mut client, "c1", &b)
+        .await
+        .unwrap();
+    assert_eq!((ack.inserted, ack.high_water), (10, 10));
+    let again = hq::ingest::store_batch(&mut client, "c1", &b)
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, 10));
+    // The token's centre must be the batch's.
+    assert!(
+        hq::ingest::store_batch(&mut client, "c2", &b)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn events_survive_a_restart_and_migrations_are_idempotent() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    hq.send(&token, &batch("c1", 1, events(1, 3))).await;
+    let hq = hq.restart().await;
+    let ack = hq.send(&token, &batch("c1", 1, events(1, 4))).await;
+    assert_eq!((ack.inserted, ack.duplicates), (1, 3));
+
+    let mut client = hq.client().await;
+    assert!(hq::migrate::migrate(&mut client).await.unwrap().is_empty());
+    assert!(hq::migrate::migrate(&mut client).await.unwrap().is_empty());
+    let versions: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(versions, hq::migrate::MIGRATIONS.len() as i64);
+
+    // A database migrated by a newer build is refused, not touched.
+    client
+        .execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = hq::migrate::migrate(&mut client).await.unwrap_err();
+    assert!(
+        matches!(err, hq::HqError::NewerSchema { found: 9999, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn health_counts_centres_events_and_projector_lag() {
+    let hq = TestHq::start().await;
+    let token = hq.add_centre("c1", "一").await;
+    hq.send(&token, &batch("c1", 1, events(1, 3))).await;
+    hq.project().await;
     let body: serde_json::Value = reqwest::get(format!("{}/health", hq.url))
         .await
         .unwrap()
@@ -12,5 +298,7 @@ async fn starts_and_reports_health() {
         .await
         .unwrap();
     assert_eq!(body["db"], "ok", "{body}");
-    assert_eq!(body["centres"], 0);
+    assert_eq!(body["centres"], 1);
+    assert_eq!(body["events"], 3);
+    assert_eq!(body["projector_lag"], 0);
 }
