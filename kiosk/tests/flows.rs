@@ -3,7 +3,8 @@
 //! GPIO button, request intake with confirmation (GB/T 6.1.2), fees acknowledged before
 //! paid work (GB/T 4.2.3), bad input refused in the customer's terms (GB/T 5.4),
 //! appointment check-in (GB/T 8.1), ratings (GB/T 9.1.2), the idle wipe (GB/T 5.4.2),
-//! and the hub going away and coming back.
+//! the hub going away and coming back, and the QR on tickets leading to the ticket's
+//! public status page (GB/T 4.1.3).
 
 mod common;
 
@@ -692,4 +693,95 @@ async fn when_the_hub_is_away_the_kiosk_says_so_and_recovers_by_itself() {
     assert!(m.can_issue());
     let _ = stop.send(());
     follower.await.unwrap();
+}
+
+/// A plain HTTP/1.1 GET of `url` (`http://host:port/path`), as a phone scanning the QR
+/// would do it: the status code and the body.
+async fn open_link(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http link");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_qr_on_the_ticket_opens_its_status_page() {
+    let mut rig = Rig::start(config()).await;
+    rig.act(Input::TakeTicket(ServiceType::Consultation)).await;
+    assert_eq!(printed(&rig).await, PrintState::Printed);
+    let ticket = rig.model.ticket.clone().unwrap().issued.ticket;
+    let cat = rig.model.catalogue.clone().unwrap();
+    assert_eq!(
+        cat.status_base_url, None,
+        "no headquarters: the hub serves it"
+    );
+
+    // GB/T 4.1.3: the link is the ticket's public page, keyed by its token, not its id.
+    let url = rig.controller.status_url(&cat, &ticket);
+    assert_eq!(
+        url,
+        format!("{}/s/test-centre/{}", rig.hub.url, ticket.status_token)
+    );
+    assert!(!ticket.status_token.is_empty());
+    // The same link on the screen and on paper.
+    assert_eq!(
+        kiosk::controller::status_url(rig.controller.hub().base(), &cat, &ticket),
+        url
+    );
+    let jobs = rig.jobs(1).await;
+    assert!(contains(&jobs[0], &url), "the printed QR holds {url}");
+
+    // Scanned, it opens: the page shows the ticket's number.
+    let (status, page) = open_link(&url).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("<p id=number>{}</p>", ticket.number)),
+        "{page}"
+    );
+    // The old link by ticket id is no way in.
+    let (status, _) = open_link(&format!("{}/s/test-centre/{}", rig.hub.url, ticket.id)).await;
+    assert_eq!(status, 404);
+
+    // An intake's ticket and slip carry the same kind of link.
+    rig.act(Input::Go(Screen::Home)).await;
+    fill_intake(&mut rig, ServiceType::ReturnExchange).await;
+    rig.act(Input::Confirm).await;
+    assert_eq!(rig.model.screen, Screen::Accepted);
+    let second = rig.model.ticket.clone().unwrap().issued.ticket;
+    let url = rig.controller.status_url(&cat, &second);
+    let jobs = rig.jobs(3).await;
+    assert!(contains(&jobs[1], &url) && contains(&jobs[2], &url));
+    let (status, page) = open_link(&url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=stage"), "the request's stage is shown");
+    assert!(!page.contains("5678"), "no phone on the public page");
+}
+
+#[test]
+fn with_a_public_address_the_qr_points_at_headquarters() {
+    let mut cat = kiosk::demo::catalogue();
+    let ticket = protocol::TicketView {
+        status_token: "k7q2mxabcdefghjkmnpq".into(),
+        ..kiosk::demo::ticket("A012", ServiceType::Consultation, PriorityClass::Normal).ticket
+    };
+    assert_eq!(
+        kiosk::controller::status_url("http://10.0.0.2:8470", &cat, &ticket),
+        "http://10.0.0.2:8470/s/sh-pudong-001/k7q2mxabcdefghjkmnpq"
+    );
+    cat.status_base_url = Some("https://hq.example.com/".into());
+    assert_eq!(
+        kiosk::controller::status_url("http://10.0.0.2:8470", &cat, &ticket),
+        "https://hq.example.com/s/sh-pudong-001/k7q2mxabcdefghjkmnpq"
+    );
 }
