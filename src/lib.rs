@@ -6,3 +6,4 @@
 )]
 
 pub mod sms_agent;
+pub mod systemd;

@@ -178,6 +178,13 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Under systemd the apps say READY=1 and ping the watchdog from their own event loop.
+    let _ui_watch = match &cli.command {
+        Some(Command::Board { .. }) => servicehall::systemd::ui_watch("board"),
+        Some(Command::Kiosk { .. }) => servicehall::systemd::ui_watch("kiosk"),
+        Some(Command::Counter { .. }) => servicehall::systemd::ui_watch("counter"),
+        _ => None,
+    };
     match cli.command {
         None => all_in_one(),
         Some(Command::Hub {
@@ -348,6 +355,11 @@ fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Resu
         let hub = hub::OpenHub::open(opts).await?;
         // The first line on standard output says where the ready hub is (scripts read it).
         println!("servicehall hub listening on http://{addr}");
+        servicehall::systemd::ready(&format!("hub serving on http://{addr}"));
+        let _watchdog =
+            servicehall::systemd::spawn_watchdog(&tokio::runtime::Handle::current(), move || {
+                servicehall::systemd::hub_health(addr)
+            });
         hub.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
@@ -420,7 +432,12 @@ fn all_in_one() -> Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    let hub_addr = listener.local_addr()?;
     let serving = rt.spawn(hub.serve(listener, stopped(stop_rx.clone())));
+    servicehall::systemd::ready(&format!("all-in-one serving on {hub_url}"));
+    let _watchdog = servicehall::systemd::spawn_watchdog(rt.handle(), move || {
+        servicehall::systemd::hub_health(hub_addr)
+    });
     // Text messages go to the simulated GSM modem (a real one: `servicehall sms`).
     match hardware::sms::open(
         &hardware::sms::SmsBackend::Simulated,
