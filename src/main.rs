@@ -135,6 +135,40 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run headquarters: every centre's events into PostgreSQL, reports, ticket status pages.
+    Hq {
+        #[command(subcommand)]
+        command: Option<HqCommand>,
+        /// The PostgreSQL database: postgres://user@host:port/db
+        #[arg(long, env = "SERVICEHALL_HQ_DATABASE")]
+        database: Option<String>,
+        /// Address to serve ingest, reports and status pages on.
+        #[arg(long, env = "SERVICEHALL_HQ_LISTEN", default_value = "0.0.0.0:8480")]
+        listen: SocketAddr,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HqCommand {
+    /// Add a centre (or give it a new token) and print its ingest token, once.
+    AddCentre {
+        #[arg(long, env = "SERVICEHALL_HQ_DATABASE")]
+        database: String,
+        /// The centre's id, as in its hub's configuration.
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// The centre's local time (business days, refund due dates).
+        #[arg(long, default_value_t = 480, allow_hyphen_values = true)]
+        utc_offset_minutes: i32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +330,31 @@ fn main() -> Result<()> {
         Some(Command::Audit {
             command: AuditCommand::Verify { data_dir },
         }) => audit_verify(&data_dir),
+        Some(Command::Hq {
+            command:
+                Some(HqCommand::AddCentre {
+                    database,
+                    id,
+                    name,
+                    utc_offset_minutes,
+                }),
+            ..
+        }) => hq_add_centre(&database, &id, &name, utc_offset_minutes),
+        Some(Command::Hq {
+            command: None,
+            database,
+            listen,
+            tls_cert,
+            tls_key,
+        }) => {
+            let database = database
+                .context("--database (or SERVICEHALL_HQ_DATABASE) is required to run hq")?;
+            serve_hq(hq::HqOptions {
+                database_url: database,
+                listen,
+                tls: tls_cert.zip(tls_key),
+            })
+        }
     }
 }
 
@@ -564,4 +623,28 @@ fn audit_verify(data_dir: &Path) -> Result<()> {
             "audit log broken at entry {id} (of {entries} checked): it was altered or removed"
         ),
     }
+}
+
+fn serve_hq(opts: hq::HqOptions) -> Result<()> {
+    runtime()?
+        .block_on(hq::run(opts, shutdown_signal()))
+        .context("headquarters stopped")
+}
+
+/// Prints the new token on standard output (only its SHA-256 is stored).
+fn hq_add_centre(database: &str, id: &str, name: &str, utc_offset_minutes: i32) -> Result<()> {
+    let token = runtime()?
+        .block_on(hq::centres::add_centre_to(
+            database,
+            id,
+            name,
+            utc_offset_minutes,
+        ))
+        .with_context(|| format!("adding centre {id}"))?;
+    eprintln!(
+        "centre {id} ({name}): its ingest token follows. It is shown only this once; \
+         put it in the hub's token file."
+    );
+    println!("{token}");
+    Ok(())
 }

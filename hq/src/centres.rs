@@ -75,6 +75,23 @@ pub async fn add_centre(
     Ok(token)
 }
 
+/// [`add_centre`] on the database at `database_url`, migrated first (a new installation).
+pub async fn add_centre_to(
+    database_url: &str,
+    id: &str,
+    name: &str,
+    utc_offset_minutes: i32,
+) -> Result<String, HqError> {
+    let pool = crate::db::pool(database_url)?;
+    let mut client = pool.get().await?;
+    crate::migrate::migrate(&mut client).await?;
+    let plain: &tokio_postgres::Client = &client;
+    let token = add_centre(plain, id, name, utc_offset_minutes).await?;
+    drop(client);
+    pool.close();
+    Ok(token)
+}
+
 /// The centre a bearer token belongs to, if any. The lookup uses the token's hash (an
 /// attacker cannot steer a SHA-256 of their guess towards a stored one), then the stored
 /// hash is compared again in constant time.
