@@ -60,6 +60,23 @@ struct RawConfig {
     hq: Option<RawHq>,
     #[serde(default)]
     backup: RawBackup,
+    #[serde(default)]
+    privacy: RawPrivacy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPrivacy {
+    /// Days a customer's contact is kept after their last request closed.
+    retention_days: u32,
+}
+
+impl Default for RawPrivacy {
+    fn default() -> Self {
+        RawPrivacy {
+            retention_days: 180,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,6 +462,8 @@ pub struct Config {
     pub hq: Option<HqLink>,
     /// Scheduled backups (GB/T 5.6.2.2); `None` when switched off.
     pub backup: Option<BackupSchedule>,
+    /// GB/T 5.4: days a customer's contact is kept after their last request closed.
+    pub retention_days: u32,
 }
 
 /// Scheduled hot backups of the hub database.
@@ -1050,6 +1069,7 @@ impl Config {
         };
 
         Ok(Config {
+            retention_days: raw.privacy.retention_days,
             backup,
             hq,
             centre,

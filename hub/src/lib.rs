@@ -206,11 +206,25 @@ async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<
 /// and the text-message queue's housekeeping runs ("turn is near", expired leases).
 async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
+        // GB/T 5.4: personal data past its retention is erased, at start and hourly.
+        if ticks % 120 == 0 && store.clock().synced() {
+            let days = cfg.retention_days;
+            match store
+                .write(move |ctx| store::retention::sweep(ctx, days))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("retention: erased {n} customer(s)' personal data"),
+                Err(e) => tracing::warn!("retention: {e}"),
+            }
+        }
+        ticks += 1;
         // A clock that is wrong would turn future appointments into no-shows.
         if !store.clock().synced() {
             continue;
@@ -264,6 +278,17 @@ impl OpenHub {
             cfg,
             data_dir,
             lock,
+        })
+    }
+
+    /// The API router on this hub's store without serving it, for request-level tests and
+    /// fuzzing. Its event streams end at once (there is no shutdown signal to wait for).
+    pub fn router(&self) -> axum::Router {
+        let (_, never) = watch::channel(true);
+        api::router(api::AppState {
+            store: self.store.clone(),
+            cfg: self.cfg.clone(),
+            shutdown: never,
         })
     }
 

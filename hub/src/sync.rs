@@ -121,9 +121,15 @@ impl Uplink {
                 epoch: ack.epoch,
             });
         }
+        // With a conflict, nothing from `conflict_from` on is ours at headquarters, whatever
+        // its high-water mark says (that counts the other timeline's events).
+        let acknowledged = match ack.conflict_from {
+            Some(from) => ack.high_water.min(from - 1),
+            None => ack.high_water,
+        };
         let marked = store
             .write(move |ctx| {
-                let marked = outbox::mark_sent(ctx, epoch, ack.high_water, sent_max)?;
+                let marked = outbox::mark_sent(ctx, epoch, acknowledged, sent_max)?;
                 if let Some(from) = ack.conflict_from {
                     let new = outbox::start_new_epoch(ctx, from)?;
                     tracing::warn!(

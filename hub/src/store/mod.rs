@@ -19,6 +19,7 @@ pub mod desk;
 mod migrations;
 pub mod outbox;
 mod requests;
+pub mod retention;
 pub mod sms;
 mod staff;
 pub mod status;
@@ -195,6 +196,8 @@ pub fn open_write_connection(path: &Path) -> Result<Connection, StoreError> {
         )));
     }
     configure(&conn, true)?;
+    // GB/T 5.4: erased personal data is overwritten in the file, not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     migrations::migrate(&mut conn)?;
     Ok(conn)
 }
