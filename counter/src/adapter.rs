@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{FixedOffset, Utc};
 use domain::{Channel, Fen, RequestStage, ServiceType, TicketState};
 use hardware::printer::render::Rendered;
+use protocol::sync::SyncStatus;
 use protocol::{
     AlertKind, AppointmentState, AppointmentView, Catalogue, Contact, ContactConsent,
     CreateAppointment, DraftAgreement, Intake, RatingReason, RecordFollowUp,
@@ -610,9 +611,11 @@ fn fill_serve(w: &CounterWindow, view: &DeskView, state: &UiState, zone: FixedOf
             page.set_contact_phone(s(&c.phone));
             page.set_contact_address(s(c.address.clone().unwrap_or_default()));
             page.set_contact_revealed(c.revealed);
+            page.set_contact_erased(c.erased);
         }
         None => {
             page.set_has_contact(false);
+            page.set_contact_erased(false);
             page.set_contact_name(s(""));
             page.set_contact_phone(s(""));
             page.set_contact_address(s(""));
@@ -1010,6 +1013,7 @@ pub fn fill_queue(w: &CounterWindow, q: &QueueView, state: &UiState) {
     let lang = state.lang();
     let counter = state.view.borrow().counter;
     *state.queue.borrow_mut() = q.clone();
+    fill_sync(w, q.sync.as_ref(), lang);
     let page = w.global::<QueuePanel>();
     page.set_services(model(
         q.services
@@ -1084,6 +1088,28 @@ pub fn fill_queue(w: &CounterWindow, q: &QueueView, state: &UiState) {
         .map(|a| format!("{}: {}", a.device, alert_name(a.kind, lang)))
         .collect::<Vec<_>>()
         .join(" · ")));
+}
+
+/// The hub's sync to headquarters in the status bar (hidden when none is configured).
+fn fill_sync(w: &CounterWindow, sync: Option<&SyncStatus>, lang: Lang) {
+    let d = w.global::<DeskPage>();
+    match sync.and_then(|s| text::sync_line(s, Utc::now(), lang)) {
+        Some((level, line)) => {
+            d.set_sync_shown(true);
+            d.set_sync_level(level.code());
+            d.set_sync_text(s(line));
+        }
+        None => {
+            d.set_sync_shown(false);
+            d.set_sync_text(s(""));
+        }
+    }
+}
+
+/// The hub's `/health` answered while nobody is logged in: the status bar's sync line.
+pub fn set_sync(w: &CounterWindow, sync: SyncStatus, state: &UiState) {
+    state.queue.borrow_mut().sync = Some(sync);
+    fill_sync(w, state.queue.borrow().sync.as_ref(), state.lang());
 }
 
 /// The hub answered (or not) the last queue refresh.

@@ -331,10 +331,13 @@ async fn refresh_loop(
                     Err(_) => false,
                 }
             }
-            None => matches!(
-                tokio::time::timeout(Duration::from_secs(10), hub.health()).await,
-                Ok(Ok(_))
-            ),
+            None => match tokio::time::timeout(Duration::from_secs(10), hub.health()).await {
+                Ok(Ok(h)) => {
+                    post(&weak, move |w, st| adapter::set_sync(w, h.sync, st));
+                    true
+                }
+                _ => false,
+            },
         };
         post(&weak, move |w, _| adapter::set_hub_ok(w, ok));
         if last_tick.elapsed() >= TICK_EVERY && !tick_pending.swap(true, Ordering::SeqCst) {

@@ -1,11 +1,13 @@
 //! The counter's queue panel: per service the people waiting and the longest wait, every
 //! waiting ticket with tickets past the promised waiting limit flagged (GB/T 4.1.2), the
-//! tickets on hold, today's figures for this counter, and the device alerts.
+//! tickets on hold, today's figures for this counter, the device alerts, and the hub's
+//! upstream sync to headquarters (from `/health`) for the status bar.
 //!
 //! Read-only: it fetches from the hub and never changes a ticket.
 
 use chrono::{DateTime, Utc};
 use domain::ServiceType;
+use protocol::sync::SyncStatus;
 use protocol::{AlertView, ClientError, CounterToday, HubClient, TicketView, WaitingTicket};
 
 /// One service's line in the panel.
@@ -35,6 +37,8 @@ pub struct QueueView {
     pub on_hold: Vec<TicketView>,
     pub today: CounterToday,
     pub alerts: Vec<AlertView>,
+    /// The hub's sync to headquarters, when `/health` answered.
+    pub sync: Option<SyncStatus>,
 }
 
 impl QueueView {
@@ -69,6 +73,8 @@ pub async fn fetch(
     )?;
     // Alerts are informative: a hub that cannot list them still shows the queue.
     let alerts = client.alerts().await.unwrap_or_default();
+    // So is the sync state.
+    let sync = client.health().await.ok().map(|h| h.sync);
     let services = snapshot
         .services
         .iter()
@@ -95,5 +101,6 @@ pub async fn fetch(
         on_hold: list.on_hold,
         today,
         alerts,
+        sync,
     })
 }

@@ -1,13 +1,14 @@
 //! Small conversions between what staff type or read and the desk's values: money typed
 //! in yuan to integer fen (never through floats), waits in minutes, times in the centre's
-//! zone, and the standard's words for stages, channels and payment methods in both
-//! languages.
+//! zone, the standard's words for stages, channels and payment methods in both
+//! languages, and the hub's upstream sync state as one line of the status bar.
 //!
 //! Pure functions: no IO, no clock, no Slint.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use domain::{Channel, Fen, RequestStage, ServiceType};
 use protocol::PaymentMethod;
+use protocol::sync::SyncStatus;
 use ui::Lang;
 
 /// Parses an amount typed in yuan (`120`, `120.5`, `¥1,200.50`) into fen. At most two
@@ -145,6 +146,112 @@ pub const METHODS: [PaymentMethod; 4] = [
     PaymentMethod::Cheque,
 ];
 
+/// How the status bar marks the upstream sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncLevel {
+    /// Nothing waits for headquarters (green).
+    Synced,
+    /// Events wait, but not for long, and the last attempt went through.
+    Pending,
+    /// The oldest waits longer than [`SYNC_LATE_SECS`] or the last attempt failed (amber).
+    Late,
+}
+
+impl SyncLevel {
+    /// The number the Slint side switches colours on.
+    pub fn code(self) -> i32 {
+        match self {
+            SyncLevel::Synced => 0,
+            SyncLevel::Pending => 1,
+            SyncLevel::Late => 2,
+        }
+    }
+}
+
+/// After this long unsent, the sync line turns amber (10 minutes).
+pub const SYNC_LATE_SECS: i64 = 600;
+/// Most characters of the hub's last sync error shown in the status bar.
+const SYNC_ERROR_CHARS: usize = 40;
+
+/// `1,234`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// `2 小时前` / `2 h ago`, from the largest whole unit.
+pub fn ago_text(secs: i64, lang: Lang) -> String {
+    let secs = secs.max(0);
+    let (n, zh, en) = match secs {
+        0..60 => return lang.pick("刚刚", "just now").to_owned(),
+        60..3600 => (secs / 60, "分钟", "min"),
+        3600..172_800 => (secs / 3600, "小时", "h"),
+        _ => (secs / 86_400, "天", "d"),
+    };
+    match lang {
+        Lang::ZhCn => format!("{n} {zh}前"),
+        Lang::En => format!("{n} {en} ago"),
+    }
+}
+
+/// At most `max` characters, with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// The status bar's line about the hub's sync to headquarters, or `None` when the hub
+/// has no headquarters configured: `总部同步：待发 1,234 条，最早 2 小时前` /
+/// `HQ sync: 1,234 pending, oldest 2 h ago`, amber when the oldest waits longer than ten
+/// minutes or the last attempt failed (with the error, shortened).
+pub fn sync_line(s: &SyncStatus, now: DateTime<Utc>, lang: Lang) -> Option<(SyncLevel, String)> {
+    if !s.enabled {
+        return None;
+    }
+    let head = lang.pick("总部同步：", "HQ sync: ");
+    if s.pending <= 0 {
+        return Some((
+            SyncLevel::Synced,
+            format!("{head}{}", lang.pick("已同步", "synced")),
+        ));
+    }
+    let age = s.oldest_pending_at.map(|t| (now - t).num_seconds());
+    let mut text = match lang {
+        Lang::ZhCn => format!("{head}待发 {} 条", thousands(s.pending)),
+        Lang::En => format!("{head}{} pending", thousands(s.pending)),
+    };
+    if let Some(age) = age {
+        text.push_str(lang.pick("，最早 ", ", oldest "));
+        text.push_str(&ago_text(age, lang));
+    }
+    let error = s.last_error.as_deref().filter(|e| !e.trim().is_empty());
+    if let Some(e) = error {
+        text.push_str(lang.pick("；错误：", "; error: "));
+        text.push_str(&shorten(e, SYNC_ERROR_CHARS));
+    }
+    let late = error.is_some() || age.is_some_and(|a| a > SYNC_LATE_SECS);
+    Some((
+        if late {
+            SyncLevel::Late
+        } else {
+            SyncLevel::Pending
+        },
+        text,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +306,81 @@ mod tests {
         for c in Channel::ALL {
             assert_ne!(channel_name(c, Lang::ZhCn), channel_name(c, Lang::En));
         }
+    }
+
+    fn sync(pending: i64, oldest_secs: Option<i64>, error: Option<&str>) -> SyncStatus {
+        let now = "2026-03-02T08:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        SyncStatus {
+            enabled: true,
+            pending,
+            oldest_pending_at: oldest_secs.map(|s| now - chrono::Duration::seconds(s)),
+            last_error: error.map(str::to_owned),
+            ..SyncStatus::default()
+        }
+    }
+
+    #[test]
+    fn the_sync_line_says_what_waits_for_headquarters() {
+        let now = "2026-03-02T08:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        // No headquarters configured: no line at all.
+        assert_eq!(sync_line(&SyncStatus::default(), now, Lang::ZhCn), None);
+        assert_eq!(
+            sync_line(&sync(0, None, None), now, Lang::ZhCn),
+            Some((SyncLevel::Synced, "总部同步：已同步".into()))
+        );
+        assert_eq!(
+            sync_line(&sync(0, None, None), now, Lang::En),
+            Some((SyncLevel::Synced, "HQ sync: synced".into()))
+        );
+        assert_eq!(
+            sync_line(&sync(1234, Some(7200), None), now, Lang::ZhCn),
+            Some((
+                SyncLevel::Late,
+                "总部同步：待发 1,234 条，最早 2 小时前".into()
+            ))
+        );
+        assert_eq!(
+            sync_line(&sync(1234, Some(7200), None), now, Lang::En),
+            Some((
+                SyncLevel::Late,
+                "HQ sync: 1,234 pending, oldest 2 h ago".into()
+            ))
+        );
+        // Under ten minutes and no error: not amber.
+        assert_eq!(
+            sync_line(&sync(3, Some(120), None), now, Lang::En),
+            Some((
+                SyncLevel::Pending,
+                "HQ sync: 3 pending, oldest 2 min ago".into()
+            ))
+        );
+        assert_eq!(
+            sync_line(&sync(3, Some(600), None), now, Lang::En).map(|l| l.0),
+            Some(SyncLevel::Pending)
+        );
+        assert_eq!(
+            sync_line(&sync(3, Some(601), None), now, Lang::En).map(|l| l.0),
+            Some(SyncLevel::Late)
+        );
+        // An error turns it amber at once, shortened.
+        let long = "headquarters unreachable: connection refused (os error 111) while posting";
+        let (level, text) = sync_line(&sync(3, Some(5), Some(long)), now, Lang::En).unwrap();
+        assert_eq!(level, SyncLevel::Late);
+        assert!(
+            text.starts_with("HQ sync: 3 pending, oldest just now; error: headquarters"),
+            "{text}"
+        );
+        assert!(text.ends_with('…') && text.chars().count() < 100, "{text}");
+    }
+
+    #[test]
+    fn counts_and_ages_read_naturally() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(ago_text(59, Lang::En), "just now");
+        assert_eq!(ago_text(3599, Lang::ZhCn), "59 分钟前");
+        assert_eq!(ago_text(3 * 86_400, Lang::En), "3 d ago");
     }
 }

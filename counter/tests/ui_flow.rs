@@ -102,6 +102,8 @@ fn a_visit_from_login_to_finish_on_the_screen() {
     assert!(d.get_logged_in(), "{}", d.get_notice());
     assert_eq!(d.get_staff_name(), "李师傅");
     assert!(shown(&w, "Counter 2"));
+    // No headquarters configured: the status bar has no sync line.
+    assert!(!d.get_sync_shown());
     // The queue panel shows the waiting kiosk ticket.
     assert!(shown(&w, &intake.ticket.ticket.number));
 
