@@ -58,5 +58,28 @@ curl -fsS -X POST "$H/tickets" -d '{"service":"repair","device":"smoke-arm64"}' 
   || fail "no ticket was issued"
 echo "    POST /tickets {\"service\":\"repair\"} -> $(cat "$dir/ticket.json")"
 grep -q '"number":"D001"' "$dir/ticket.json" || fail "the first repair ticket is not D001"
-printf '==> PASS: the arm64 hub under qemu served health, the day and ticket D001 (%.1f s)\n' \
+kill "$hub_pid"; wait "$hub_pid" 2>/dev/null || true; hub_pid=
+
+# As systemd starts it (Type=notify, WatchdogSec=2 here): READY=1 once it serves, then
+# WATCHDOG=1 pings while its health endpoint answers.
+python3 - "$dir/notify.sock" "$dir/notify.log" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(30)
+with open(sys.argv[2], "w") as log:
+    pings, end = 0, time.time() + 30
+    while pings < 2 and time.time() < end:
+        msg = s.recv(4096).decode(); log.write(msg.replace("\n", " ").strip() + "\n"); log.flush()
+        pings += msg.startswith("WATCHDOG=1")
+PY
+listener=$!
+for _ in $(seq 1 50); do [ -S "$dir/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$dir/notify.sock" WATCHDOG_USEC=2000000 "$qemu" "$bin" hub --data-dir "$dir/data" \
+  --listen "127.0.0.1:$port" --config images/roles/hub/rootfs/etc/servicehall/hub.toml \
+  > "$dir/hub2.out" 2> "$dir/hub2.err" &
+hub_pid=$!
+wait "$listener" || true
+echo "    systemd notifications received: $(paste -sd'|' "$dir/notify.log")"
+grep -q '^READY=1' "$dir/notify.log" || fail "no READY=1 from the hub"
+[ "$(grep -c '^WATCHDOG=1' "$dir/notify.log")" -ge 2 ] || fail "no watchdog pings from the hub"
+printf '==> PASS: the arm64 hub under qemu served health, the day and ticket D001, and spoke sd_notify (%.1f s)\n' \
   "$(echo "$(date +%s.%N) - $start" | bc)"
