@@ -186,11 +186,11 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-/// `2 小时前` / `2 h ago`, from the largest whole unit.
+/// `2 小时前` / `2 h ago`, from the largest whole unit (`不到 1 分钟前` / `under 1 min ago`).
 pub fn ago_text(secs: i64, lang: Lang) -> String {
     let secs = secs.max(0);
     let (n, zh, en) = match secs {
-        0..60 => return lang.pick("刚刚", "just now").to_owned(),
+        0..60 => return lang.pick("不到 1 分钟前", "under 1 min ago").to_owned(),
         60..3600 => (secs / 60, "分钟", "min"),
         3600..172_800 => (secs / 3600, "小时", "h"),
         _ => (secs / 86_400, "天", "d"),
@@ -367,7 +367,7 @@ mod tests {
         let (level, text) = sync_line(&sync(3, Some(5), Some(long)), now, Lang::En).unwrap();
         assert_eq!(level, SyncLevel::Late);
         assert!(
-            text.starts_with("HQ sync: 3 pending, oldest just now; error: headquarters"),
+            text.starts_with("HQ sync: 3 pending, oldest under 1 min ago; error: headquarters"),
             "{text}"
         );
         assert!(text.ends_with('…') && text.chars().count() < 100, "{text}");
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(ago_text(59, Lang::En), "just now");
+        assert_eq!(ago_text(59, Lang::En), "under 1 min ago");
         assert_eq!(ago_text(3599, Lang::ZhCn), "59 分钟前");
         assert_eq!(ago_text(3 * 86_400, Lang::En), "3 d ago");
     }

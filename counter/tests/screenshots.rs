@@ -34,10 +34,21 @@ fn screenshots_of_every_screen_in_both_languages() {
         .enable_all()
         .build()
         .unwrap();
+    // Headquarters configured but out of reach: the status bar's sync line turns amber.
+    let mut centre = common::example_centre();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    centre.hq = Some(hub::config::HqLink {
+        url: format!("http://{}", closed.local_addr().unwrap()),
+        token: hub::config::HqToken::Inline("screenshots".into()),
+        ca_file: None,
+        batch_size: 500,
+        public_url: None,
+    });
+    drop(closed);
     let hub = rt.block_on(FixedHub::start_with(
         tempfile::tempdir().unwrap().keep(),
         "127.0.0.1:0".parse().unwrap(),
-        common::example_centre(),
+        centre,
     ));
     let kiosk = hub.client();
     let printer = Printer::start();
@@ -129,6 +140,17 @@ fn screenshots_of_every_screen_in_both_languages() {
     d.invoke_start();
     w.global::<ServePage>().set_query("".into());
     w.global::<ServePage>().invoke_search();
+    // The hub has tried headquarters by now; the station shows it (GB/T 5.6.2.2 tombstones
+    // and every other event wait in the outbox meanwhile).
+    rt.block_on(async {
+        for _ in 0..100 {
+            if kiosk.health().await.unwrap().sync.last_error.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    bridge.refresh_queue();
     shoot("serve");
 
     // Quote, acknowledgement, card payment, receipt.
