@@ -192,8 +192,8 @@ fn render(r: &Report) -> String {
         let _ = write!(
             b,
             "<td class=\"fig\" data-col=\"refunds_unpaid_late\" data-value=\"{}\">{}</td>\
-             <td><a href=\"/reports/satisfaction{qs}\">满意度</a> · <a href=\"/reports/response{qs}\">响应</a> · \
-             <a href=\"/reports/requests{qs}\">时限</a> · <a href=\"/reports/refunds{qs}\">退款</a></td></tr>",
+             <td><a href=\"/reports/satisfaction{qs}\" title=\"Satisfaction\">满意度</a> · <a href=\"/reports/response{qs}\" title=\"Response time\">响应</a> · \
+             <a href=\"/reports/requests{qs}\" title=\"Within promised time\">时限</a> · <a href=\"/reports/refunds{qs}\" title=\"Refunds\">退款</a></td></tr>",
             row.refunds.unpaid_late, row.refunds.unpaid_late,
         );
     }

@@ -398,23 +398,28 @@ fn render(r: &Report) -> String {
                 <th>逾期<span class=\"en\">Late</span></th><th>未到期<span class=\"en\">Not yet due</span></th>\
                 <th>按时率<span class=\"en\">Share on time</span></th><th>目标<span class=\"en\">Target</span></th>\
                 <th>是否达标<span class=\"en\">Met?</span></th>";
-    b.push_str(&super::breakdowns("ref", &r.groups, &r.centres, head, |g| {
-        let s = &g.stats;
-        let t = r.target(Some(g));
-        let v = Verdict::of(Metric::RefundsOnTimeShare, t, s.share());
-        format!(
-            "{}{}{}{}{}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td><td data-col=\"met\" data-value=\"{}\">{}</td>",
-            col_td("n", &s.total.to_string(), &s.total.to_string()),
-            col_td("on_time", &s.on_time.to_string(), &s.on_time.to_string()),
-            col_td("late", &s.late.to_string(), &s.late.to_string()),
-            col_td("pending", &s.pending.to_string(), &s.pending.to_string()),
-            col_td("share", &opt_num(s.share()), &pct(s.share())),
-            t.map(|t| num(t.value)).unwrap_or_default(),
-            t.map_or_else(|| "—".to_owned(), |t| pct(Some(t.value))),
-            v.code(),
-            v.code(),
-        )
-    }));
+    b.push_str(&super::breakdowns(
+        "ref",
+        &r.groups,
+        &r.centres,
+        head,
+        |g| {
+            let s = &g.stats;
+            let t = r.target(Some(g));
+            let v = Verdict::of(Metric::RefundsOnTimeShare, t, s.share());
+            format!(
+                "{}{}{}{}{}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
+                col_td("n", &s.total.to_string(), &s.total.to_string()),
+                col_td("on_time", &s.on_time.to_string(), &s.on_time.to_string()),
+                col_td("late", &s.late.to_string(), &s.late.to_string()),
+                col_td("pending", &s.pending.to_string(), &s.pending.to_string()),
+                col_td("share", &opt_num(s.share()), &pct(s.share())),
+                t.map(|t| num(t.value)).unwrap_or_default(),
+                t.map_or_else(|| "—".to_owned(), |t| pct(Some(t.value))),
+                targets::met_td(v),
+            )
+        },
+    ));
     page::shell("退款时效", "Refunds", "/reports/refunds", &f.keep(), &b)
 }
 

@@ -317,24 +317,49 @@ fn render(r: &Report) -> String {
                 <th>按时办结率<span class=\"en\">Share resolved on time</span></th>\
                 <th>答复按时率<span class=\"en\">Share answered on time</span></th>\
                 <th>目标<span class=\"en\">Target</span></th><th>是否达标<span class=\"en\">Met?</span></th>";
-    b.push_str(&super::breakdowns("req", &r.groups, &r.centres, head, |g| {
-        let s = &g.stats;
-        let t = r.target(Some(g));
-        let v = Verdict::of(Metric::WithinPromiseShare, t, s.resolve.share());
-        format!(
-            "{}{}{}{}{}{}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td><td data-col=\"met\" data-value=\"{}\">{}</td>",
-            col_td("n", &s.total.to_string(), &s.total.to_string()),
-            col_td("on_time", &s.resolve.on_time.to_string(), &s.resolve.on_time.to_string()),
-            col_td("late", &s.resolve.late.to_string(), &s.resolve.late.to_string()),
-            col_td("pending", &s.resolve.pending.to_string(), &s.resolve.pending.to_string()),
-            col_td("share", &opt_num(s.resolve.share()), &pct(s.resolve.share())),
-            col_td("reply_share", &opt_num(s.reply.share()), &pct(s.reply.share())),
-            t.map(|t| num(t.value)).unwrap_or_default(),
-            t.map_or_else(|| "—".to_owned(), |t| pct(Some(t.value))),
-            v.code(),
-            v.code(),
-        )
-    }));
+    b.push_str(&super::breakdowns(
+        "req",
+        &r.groups,
+        &r.centres,
+        head,
+        |g| {
+            let s = &g.stats;
+            let t = r.target(Some(g));
+            let v = Verdict::of(Metric::WithinPromiseShare, t, s.resolve.share());
+            format!(
+                "{}{}{}{}{}{}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
+                col_td("n", &s.total.to_string(), &s.total.to_string()),
+                col_td(
+                    "on_time",
+                    &s.resolve.on_time.to_string(),
+                    &s.resolve.on_time.to_string()
+                ),
+                col_td(
+                    "late",
+                    &s.resolve.late.to_string(),
+                    &s.resolve.late.to_string()
+                ),
+                col_td(
+                    "pending",
+                    &s.resolve.pending.to_string(),
+                    &s.resolve.pending.to_string()
+                ),
+                col_td(
+                    "share",
+                    &opt_num(s.resolve.share()),
+                    &pct(s.resolve.share())
+                ),
+                col_td(
+                    "reply_share",
+                    &opt_num(s.reply.share()),
+                    &pct(s.reply.share())
+                ),
+                t.map(|t| num(t.value)).unwrap_or_default(),
+                t.map_or_else(|| "—".to_owned(), |t| pct(Some(t.value))),
+                targets::met_td(v),
+            )
+        },
+    ));
     page::shell(
         "承诺时限内办结",
         "Within the promised time",

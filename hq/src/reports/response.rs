@@ -324,12 +324,13 @@ fn render(r: &Report) -> String {
             let v = Verdict::of(Metric::ResponseP90Secs, t, s.wait_p90());
             let _ = write!(
                 out,
-                "<td data-col=\"met\" data-value=\"{}\" data-target=\"{}\">{}</td>",
+                "<td data-col=\"met\" data-value=\"{}\" data-target=\"{}\" class=\"{}\">{}</td>",
                 v.code(),
                 t.map(|t| num(t.value)).unwrap_or_default(),
+                v.class(),
                 t.map_or_else(
                     || "—".to_owned(),
-                    |t| format!("{} · {}", secs(Some(t.value)), v.code())
+                    |t| format!("{} · {}", secs(Some(t.value)), v.text())
                 ),
             );
             out

@@ -262,8 +262,8 @@ fn render(r: &Report) -> String {
     );
     b.push_str(
         "<p class=\"note\" id=\"sat-method\" data-method=\"t\">95% 置信区间按 t 分布计算：平均分 ± t(0.975, n−1)·s/√n，\
-         s 为样本标准差；少于 2 条评价时不计算。<br>The 95% confidence interval uses Student's t: \
-         mean ± t(0.975, n−1)·s/√n with s the sample standard deviation; it needs at least 2 ratings.</p>",
+         s 为样本标准差；少于 2 条评价时不计算；区间按公式给出，可能超出 1–5。<br>The 95% confidence interval uses Student's t: \
+         mean ± t(0.975, n−1)·s/√n with s the sample standard deviation; it needs at least 2 ratings and is shown as computed, so it may reach beyond 1–5.</p>",
     );
 
     // Distribution and charts.
@@ -340,13 +340,12 @@ fn render(r: &Report) -> String {
         let t = r.row_target(g);
         let v = Verdict::of(Metric::SatisfactionMean, t, s.mean);
         format!(
-            "{}{}{ci}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td><td data-col=\"met\" data-value=\"{}\">{}</td>",
+            "{}{}{ci}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
             col_td("n", &s.n.to_string(), &s.n.to_string()),
             col_td("mean", &opt_num(s.mean), &dec2(s.mean)),
             t.map(|t| num(t.value)).unwrap_or_default(),
             t.map_or_else(|| "—".to_owned(), |t| format!("{:.2}", t.value)),
-            v.code(),
-            v.code(),
+            targets::met_td(v),
         )
     }));
     page::shell(

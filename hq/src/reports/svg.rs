@@ -67,10 +67,10 @@ fn target_line(out: &mut String, width: f64, y: f64, label: &str, value: f64) {
         out,
         "<line class=\"target\" data-value=\"{v}\" x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{x2}\" y2=\"{y:.1}\" \
          stroke=\"#a4161a\" stroke-dasharray=\"5 3\"/>\
-         <text x=\"{x2}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#a4161a\">目标 target {l}</text>",
+         <text x=\"{x2}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#a4161a\">- - 目标 target {l}</text>",
         v = num(value),
         x2 = width - RIGHT,
-        ty = y - 3.0,
+        ty = TOP - 6.0,
         l = escape(label),
     );
 }

@@ -212,7 +212,7 @@ impl Verdict {
         }
     }
 
-    fn text(self) -> &'static str {
+    pub(crate) fn text(self) -> &'static str {
         match self {
             Verdict::Met => "达标 Met",
             Verdict::NotMet => "未达标 Not met",
@@ -221,13 +221,23 @@ impl Verdict {
         }
     }
 
-    fn class(self) -> &'static str {
+    pub(crate) fn class(self) -> &'static str {
         match self {
             Verdict::Met => "met",
             Verdict::NotMet => "notmet",
             _ => "muted",
         }
     }
+}
+
+/// A breakdown row's verdict cell: `data-col="met"`, the code in `data-value`.
+pub(crate) fn met_td(v: Verdict) -> String {
+    format!(
+        "<td data-col=\"met\" data-value=\"{}\" class=\"{}\">{}</td>",
+        v.code(),
+        v.class(),
+        v.text()
+    )
 }
 
 /// The two cells beside a measured figure: `{id}-target` and `{id}-target-met`.
