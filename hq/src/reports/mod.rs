@@ -93,6 +93,16 @@ fn filters(centre: &str, service: &str, counter: &str, staff: &str) -> String {
     )
 }
 
+/// SQL for a coarse UTC range around the period `$5`..=`$6` on a `timestamptz` column, a
+/// day wider on each side so that any centre's offset is inside it: lets an index on the
+/// column narrow the rows before the exact local-date test.
+fn around_period(at: &str) -> String {
+    format!(
+        "{at} >= (($5::date - 1)::timestamp AT TIME ZONE 'UTC') \
+         AND {at} < (($6::date + 2)::timestamp AT TIME ZONE 'UTC')"
+    )
+}
+
 /// SQL naming each grouping set's row: `dim` (all, centre, service, counter, staff) and
 /// `key` (the group's value; NULL for `all` and for rows without a counter or staff).
 const DIM_COLUMNS: &str = "CASE WHEN GROUPING(centre_id) = 0 THEN 'centre' \

@@ -60,11 +60,12 @@ fn base() -> String {
         "WITH base AS (SELECT r.centre_id, r.service, t.counter, t.staff_id, {} AS day, \
          {} AS resolve, {} AS reply \
          FROM requests r LEFT JOIN centres c ON c.centre_id = r.centre_id \
-         LEFT JOIN tickets t ON t.centre_id = r.centre_id AND t.ticket_id = r.ticket_id WHERE {}) ",
+         LEFT JOIN tickets t ON t.centre_id = r.centre_id AND t.ticket_id = r.ticket_id WHERE {} AND {}) ",
         local_date("r.created_at"),
         status("r.resolve_due", "r.resolved_at"),
         status("r.reply_due", "r.answered_at"),
         filters("r.centre_id", "r.service", "t.counter", "t.staff_id"),
+        super::around_period("r.created_at"),
     )
 }
 

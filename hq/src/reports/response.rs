@@ -48,9 +48,10 @@ fn base() -> String {
         "WITH base AS (SELECT t.centre_id, t.service, t.counter, t.staff_id, \
          CASE WHEN t.called_at >= t.issued_at THEN EXTRACT(EPOCH FROM (t.called_at - t.issued_at))::float8 END AS wait, \
          t.service_secs::float8 AS svc, {} AS day \
-         FROM tickets t LEFT JOIN centres c ON c.centre_id = t.centre_id WHERE {}) ",
+         FROM tickets t LEFT JOIN centres c ON c.centre_id = t.centre_id WHERE {} AND {}) ",
         local_date("t.issued_at"),
         filters("t.centre_id", "t.service", "t.counter", "t.staff_id"),
+        super::around_period("t.issued_at"),
     )
 }
 

@@ -37,9 +37,10 @@ impl Sat {
 fn base() -> String {
     format!(
         "WITH base AS (SELECT r.centre_id, r.service, r.counter, r.staff_id, r.score, {} AS day \
-         FROM ratings r LEFT JOIN centres c ON c.centre_id = r.centre_id WHERE {}) ",
+         FROM ratings r LEFT JOIN centres c ON c.centre_id = r.centre_id WHERE {} AND {}) ",
         local_date("r.at"),
         filters("r.centre_id", "r.service", "r.counter", "r.staff_id"),
+        super::around_period("r.at"),
     )
 }
 
