@@ -4,7 +4,8 @@
 //! The hub-to-headquarters end-to-end bench compares against this figure.
 //!
 //! `cargo bench -p servicehall-hq --bench ingest`
-//! (`HQ_BENCH_EVENTS`, default 200000; `HQ_BENCH_BATCH`, default 1000).
+//! (`HQ_BENCH_EVENTS`, default 200000; `HQ_BENCH_BATCH`, default 1000). Also prints the
+//! projector's rate over the same events.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -106,6 +107,17 @@ fn main() {
                 secs * 1000.0 / batches.len() as f64
             );
         }
+
+        // For comparison: how fast the projector turns those events into tickets.
+        drop(client);
+        let start = Instant::now();
+        let applied = hq::projector::catch_up(&pool).await.unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(applied, total as u64);
+        println!(
+            "projector: {applied} events in {secs:.2} s, {:.0} events/s",
+            applied as f64 / secs
+        );
     });
     drop(pg);
 }

@@ -229,7 +229,8 @@ pub async fn store_batch(
         )
         .await?
         .try_get(0)?;
-    let Some(first) = batch.events.first() else {
+    let (Some(first), Some(last_seq)) = (batch.events.first(), batch.events.last().map(|e| e.seq))
+    else {
         tx.commit().await?;
         return Ok(IngestAck {
             centre_id: centre.to_owned(),
@@ -282,10 +283,12 @@ pub async fn store_batch(
     // high water (a resend); otherwise skip the comparison.
     let conflict_from: Option<i64> = if first.seq <= before {
         tx.query_one(
+            // The seq range keeps the plan on the primary key's range, whatever the
+            // planner guesses about the (never analysed) staging table.
             "SELECT min(s.seq) FROM ingest_staging s
                JOIN events e ON e.centre_id = $1 AND e.epoch = $2 AND e.seq = s.seq
-              WHERE e.digest <> s.digest",
-            &[&centre, &epoch],
+              WHERE e.seq BETWEEN $3 AND $4 AND e.digest <> s.digest",
+            &[&centre, &epoch, &first.seq, &last_seq],
         )
         .await?
         .try_get(0)?

@@ -11,7 +11,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] =
     &[(1, "events", include_str!("../migrations/0001_events.sql"))];
 
 /// An arbitrary fixed key: two headquarters starting at once migrate one after the other.
-const MIGRATION_LOCK: i64 = 0x5e41_ce4a_11_0001;
+const MIGRATION_LOCK: i64 = 0x005e_41ce_4a11_0001;
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i32 {

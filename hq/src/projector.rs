@@ -43,11 +43,19 @@ pub async fn run(pool: Pool, wake: Arc<Notify>, mut stop: watch::Receiver<bool>)
     }
 }
 
-/// Applies every centre's pending events. Returns how many were applied.
+/// Applies the pending events of every centre that has some. Returns how many.
 pub async fn catch_up(pool: &Pool) -> Result<u64, HqError> {
     let mut client = pool.get().await?;
     let centres: Vec<String> = client
-        .query("SELECT centre_id FROM centres ORDER BY centre_id", &[])
+        .query(
+            "SELECT c.centre_id FROM centres c
+               LEFT JOIN projection_cursor p ON p.centre_id = c.centre_id
+              WHERE EXISTS (SELECT 1 FROM events e
+                             WHERE e.centre_id = c.centre_id
+                               AND e.received > coalesce(p.last_received, 0))
+              ORDER BY c.centre_id",
+            &[],
+        )
         .await?
         .iter()
         .map(|r| r.try_get(0))

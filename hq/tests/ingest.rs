@@ -302,3 +302,63 @@ async fn health_counts_centres_events_and_projector_lag() {
     assert_eq!(body["events"], 3);
     assert_eq!(body["projector_lag"], 0);
 }
+
+#[tokio::test]
+async fn https_serves_ingest_with_the_given_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cert_file = dir.path().join("hq.crt");
+    let key_file = dir.path().join("hq.key");
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let db = hq::testkit::shared_pg().fresh_database();
+    let token = hq::centres::add_centre_to(&db, "c1", "一", 480)
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hq::serve(
+        listener,
+        hq::HqOptions {
+            database_url: db,
+            listen: addr,
+            tls: Some((cert_file, key_file)),
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", addr.port());
+    let mut healthy = false;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await {
+            healthy = r.status().is_success();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(healthy, "no answer over HTTPS");
+    let ack: IngestAck = client
+        .post(format!("{base}{INGEST_PATH}"))
+        .bearer_auth(&token)
+        .json(&batch("c1", 1, events(1, 2)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((ack.inserted, ack.high_water), (2, 2));
+    // Plain HTTP on the HTTPS port gets nowhere.
+    let plain = reqwest::get(format!("http://{addr}/health")).await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
