@@ -25,7 +25,8 @@ pub async fn migrate(client: &mut Client) -> Result<Vec<i32>, HqError> {
         .await?;
     // Not tenant data: stays a plain table on the coordinator under Citus.
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_migrations (
              version    integer PRIMARY KEY,
              name       text NOT NULL,
              applied_at timestamptz NOT NULL DEFAULT now()
