@@ -236,7 +236,7 @@ fn start_load(
         while !stop.load(Ordering::Relaxed) {
             i += 1;
             let req = IssueTicket {
-                service: if i % 3 == 0 {
+                service: if i.is_multiple_of(3) {
                     ServiceType::Repair
                 } else {
                     ServiceType::Consultation

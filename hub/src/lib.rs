@@ -213,7 +213,7 @@ async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiv
             _ = tick.tick() => {}
         }
         // GB/T 5.4: personal data past its retention is erased, at start and hourly.
-        if ticks % 120 == 0 && store.clock().synced() {
+        if ticks.is_multiple_of(120) && store.clock().synced() {
             let days = cfg.retention_days;
             match store
                 .write(move |ctx| store::retention::sweep(ctx, days))

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use domain::{RequestStage, ServiceType, TicketState};
 use protocol::sync::TicketStatus;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{StoreError, parse_code};
 use crate::config::Config;
@@ -57,7 +57,10 @@ pub fn ticket_status(
     let state = parse_code(&state, "ticket state", TicketState::from_code)?;
     let (people_ahead, estimated_wait_secs) = if state == TicketState::Waiting {
         let ahead = super::tickets::people_ahead(conn, id)?;
-        (Some(ahead), Some(estimate(conn, cfg, service, ahead, now)?))
+        (
+            Some(ahead),
+            Some(super::tickets::estimate(conn, cfg, service, ahead, now)?),
+        )
     } else {
         (None, None)
     };
@@ -83,34 +86,6 @@ pub fn ticket_status(
         request_stage,
         as_of: now,
     }))
-}
-
-/// The wait for `people_ahead` people of `service`, computed as the ticket was issued with
-/// (GB/T 5.2.1): the median of recent measured service times shared among the counters
-/// serving it now.
-fn estimate(
-    conn: &Connection,
-    cfg: &Config,
-    service: ServiceType,
-    people_ahead: u32,
-    now: DateTime<Utc>,
-) -> Result<u32, StoreError> {
-    let default_secs = cfg
-        .service(service)
-        .map_or(300, |s| s.spec.default_service_minutes.saturating_mul(60));
-    let mut recent = conn
-        .prepare_cached(
-            "SELECT service_secs FROM tickets WHERE service = ?1 AND service_secs IS NOT NULL
-             ORDER BY id DESC LIMIT ?2",
-        )?
-        .query_map(
-            params![service.code(), domain::estimate::SAMPLE_WINDOW as i64],
-            |r| r.get::<_, u32>(0),
-        )?
-        .collect::<Result<Vec<u32>, _>>()?;
-    recent.reverse(); // the estimator takes oldest first
-    let counters = super::staff::counters_serving(conn, service, now)?;
-    Ok(domain::estimate::estimate_wait(people_ahead, counters, &recent, default_secs).wait_secs)
 }
 
 #[cfg(test)]

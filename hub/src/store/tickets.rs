@@ -106,7 +106,9 @@ fn recent_service_secs(conn: &Connection, service: ServiceType) -> Result<Vec<u3
     Ok(v)
 }
 
-fn estimate(
+/// The wait for `people_ahead` people of `service` (GB/T 5.2.1): the median of recent
+/// measured service times shared among the counters serving it now.
+pub(crate) fn estimate(
     conn: &Connection,
     cfg: &Config,
     service: ServiceType,
