@@ -135,6 +135,21 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write a verified backup of the hub database now (works while the hub runs).
+    Backup {
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+        /// The directory to write it to (a USB stick, say).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into a stopped hub (the replaced database is kept beside it).
+    Restore {
+        /// The backup file (`hub-*.db`).
+        backup: PathBuf,
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+    },
     /// Run headquarters: every centre's events into PostgreSQL, reports, ticket status pages.
     Hq {
         #[command(subcommand)]
@@ -330,6 +345,33 @@ fn main() -> Result<()> {
         Some(Command::Audit {
             command: AuditCommand::Verify { data_dir },
         }) => audit_verify(&data_dir),
+        Some(Command::Backup { data_dir, to }) => {
+            let db = data_dir.join(hub::DB_FILE);
+            if !db.exists() {
+                bail!("no hub database at {}", db.display());
+            }
+            let info = hub::backup::backup_into(&db, &to, chrono::Utc::now())?;
+            println!(
+                "backup written and verified: {} ({} bytes, {} ms)",
+                info.path.display(),
+                info.bytes,
+                info.took.as_millis()
+            );
+            Ok(())
+        }
+        Some(Command::Restore { backup, data_dir }) => {
+            let done = hub::backup::restore(&backup, &data_dir)?;
+            if let Some(previous) = &done.previous {
+                println!("the replaced database is kept as {}", previous.display());
+            }
+            println!(
+                "restored {}; events from now on go to headquarters in epoch {} \
+                 (nothing headquarters already holds is sent twice)",
+                backup.display(),
+                done.epoch
+            );
+            Ok(())
+        }
         Some(Command::Hq {
             command:
                 Some(HqCommand::AddCentre {
