@@ -1,4 +1,4 @@
-//! Upstream sync throughput, printed in one run (run with `cargo bench --bench sync_throughput`):
+//! Upstream sync throughput, printed in one run (run with `cargo bench -p servicehall-hq --bench sync_throughput`):
 //!
 //! 1. **hub → headquarters**: a hub whose outbox holds N events (a centre offline for a
 //!    while) is started with headquarters reachable; the time until headquarters
