@@ -4,12 +4,19 @@
 //! once whatever stops the process; two projectors never work on one centre at once (the
 //! cursor row is locked).
 //!
+//! A batch is applied set-based: one statement per kind of change over the whole batch,
+//! reading the events where they are stored, in an order that gives the same tables as
+//! applying the events one by one (the test `projection_is_the_same_in_any_batch_size`
+//! checks this). Each payload is first decoded with the protocol's own types, so what
+//! counts as malformed is exactly what the hub's event family says.
+//!
 //! After a hub was restored from an older copy, its ticket, request, payment, refund and
 //! rating ids may repeat within the centre: the later event wins (an issue or create for a
 //! known id replaces the row). Unknown kinds are skipped (they stay in `events`); an event
 //! that cannot be applied is recorded in `projection_skipped` instead of stopping the
 //! projector. The projector never writes to `events`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +29,7 @@ use tokio_postgres::{Client, GenericClient, Transaction};
 use crate::HqError;
 
 /// Events applied per transaction.
-pub const BATCH: i64 = 500;
+pub const BATCH: i64 = 5000;
 /// With nothing new, look again at least this often (ingest also wakes the projector).
 pub const POLL: Duration = Duration::from_secs(3);
 
@@ -45,6 +52,13 @@ pub async fn run(pool: Pool, wake: Arc<Notify>, mut stop: watch::Receiver<bool>)
 
 /// Applies the pending events of every centre that has some. Returns how many.
 pub async fn catch_up(pool: &Pool) -> Result<u64, HqError> {
+    catch_up_in_batches_of(pool, BATCH).await
+}
+
+/// [`catch_up`] with at most `batch` events per transaction (at least 1). The result does
+/// not depend on the batch size; the tests compare sizes.
+pub async fn catch_up_in_batches_of(pool: &Pool, batch: i64) -> Result<u64, HqError> {
+    let batch = batch.max(1);
     let mut client = pool.get().await?;
     let centres: Vec<String> = client
         .query(
@@ -63,9 +77,9 @@ pub async fn catch_up(pool: &Pool) -> Result<u64, HqError> {
     let mut total = 0u64;
     for centre in centres {
         loop {
-            let n = project_batch(&mut client, &centre).await?;
+            let n = project_batch_of(&mut client, &centre, batch).await?;
             total += n;
-            if n < BATCH as u64 {
+            if n < batch as u64 {
                 break;
             }
         }
@@ -87,134 +101,16 @@ pub async fn lag(client: &impl GenericClient) -> Result<i64, tokio_postgres::Err
         .try_get(0)
 }
 
-struct Pending {
-    received: i64,
-    kind: String,
-    at: DateTime<Utc>,
-    payload: serde_json::Value,
-}
-
 /// Applies up to [`BATCH`] of `centre`'s pending events in one transaction. Returns how
 /// many events the cursor moved over.
 pub async fn project_batch(client: &mut Client, centre: &str) -> Result<u64, HqError> {
-    let mut tx = client.transaction().await?;
-    tx.execute(
-        "INSERT INTO projection_cursor (centre_id) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&centre],
-    )
-    .await?;
-    let last: i64 = tx
-        .query_one(
-            "SELECT last_received FROM projection_cursor WHERE centre_id = $1 FOR UPDATE",
-            &[&centre],
-        )
-        .await?
-        .try_get(0)?;
-    let rows = tx
-        .query(
-            "SELECT received, kind, at, payload FROM events
-              WHERE centre_id = $1 AND received > $2 ORDER BY received LIMIT $3",
-            &[&centre, &last, &BATCH],
-        )
-        .await?;
-    let mut pending = Vec::with_capacity(rows.len());
-    for r in &rows {
-        pending.push(Pending {
-            received: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            at: r.try_get(2)?,
-            payload: r.try_get(3)?,
-        });
-    }
-    let (Some(newest), Some(max_at)) = (
-        pending.last().map(|p| p.received),
-        pending.iter().map(|p| p.at).max(),
-    ) else {
-        tx.commit().await?;
-        return Ok(0);
-    };
-
-    // The whole batch at once; should one event fail, again one by one, each in its own
-    // savepoint, so only that event is skipped.
-    let sp = tx.savepoint("projector_batch").await?;
-    let mut rejected = Vec::new();
-    let mut fallback = false;
-    for p in &pending {
-        match apply(&sp, centre, p).await {
-            Ok(()) => {}
-            Err(Apply::Reject(why)) => rejected.push((p, why)),
-            Err(Apply::Db(e)) if is_data_error(&e) => {
-                fallback = true;
-                break;
-            }
-            Err(Apply::Db(e)) => return Err(e.into()),
-        }
-    }
-    if fallback {
-        sp.rollback().await?;
-        rejected.clear();
-        for p in &pending {
-            let one = tx.savepoint("projector_event").await?;
-            match apply(&one, centre, p).await {
-                Ok(()) => one.commit().await?,
-                Err(Apply::Reject(why)) => {
-                    one.commit().await?;
-                    rejected.push((p, why));
-                }
-                Err(Apply::Db(e)) if is_data_error(&e) => {
-                    one.rollback().await?;
-                    rejected.push((p, crate::db::db_error_text(&e)));
-                }
-                Err(Apply::Db(e)) => return Err(e.into()),
-            }
-        }
-    } else {
-        sp.commit().await?;
-    }
-    for (p, why) in &rejected {
-        tracing::warn!(
-            "projector: centre {centre} event {} ({}) skipped: {why}",
-            p.received,
-            p.kind
-        );
-        tx.execute(
-            "INSERT INTO projection_skipped (centre_id, received, kind, error)
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            &[&centre, &p.received, &p.kind, why],
-        )
-        .await?;
-    }
-    let n = pending.len() as i64;
-    tx.execute(
-        "UPDATE projection_cursor
-            SET last_received = $2,
-                last_event_at = greatest(last_event_at, $3),
-                applied = applied + $4,
-                updated_at = now()
-          WHERE centre_id = $1",
-        &[&centre, &newest, &max_at, &n],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(n as u64)
+    project_batch_of(client, centre, BATCH).await
 }
 
-/// Data exceptions (22) and integrity violations (23): the event, not the database.
-fn is_data_error(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error()
-        .is_some_and(|d| matches!(&d.code().code()[..2], "22" | "23"))
-}
-
-enum Apply {
-    /// The event is malformed for its kind: skip it, say why.
-    Reject(String),
-    Db(tokio_postgres::Error),
-}
-
-impl From<tokio_postgres::Error> for Apply {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Apply::Db(e)
-    }
+/// One pending event as read for decoding.
+struct Pending {
+    received: i64,
+    kind: String,
 }
 
 /// Kinds the projector maps; any other kind is stored but not projected.
@@ -237,320 +133,471 @@ const PROJECTED: &[&str] = &[
     "customer_erased",
 ];
 
-fn i32_of(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
+/// Why an event of a projected kind cannot be applied, judged on its payload alone.
+fn rejection(payload: &str) -> Option<String> {
+    match serde_json::from_str::<HubEvent>(payload) {
+        Err(e) => Some(format!("payload does not match its kind: {e}")),
+        Ok(HubEvent::RatingGiven { score, .. }) if !(1..=5).contains(&score) => {
+            Some(format!("rating score {score} is not 1 to 5"))
+        }
+        Ok(_) => None,
+    }
 }
 
-async fn set_state(
-    tx: &Transaction<'_>,
-    centre: &str,
-    ticket_id: i64,
-    state: &str,
-    counter: u32,
-    at: DateTime<Utc>,
-) -> Result<(), Apply> {
+/// Applies up to `limit` of `centre`'s pending events in one transaction.
+async fn project_batch_of(client: &mut Client, centre: &str, limit: i64) -> Result<u64, HqError> {
+    let mut tx = client.transaction().await?;
     tx.execute(
-        "UPDATE tickets SET state = $3, counter = $4, updated_at = $5
-          WHERE centre_id = $1 AND ticket_id = $2",
-        &[&centre, &ticket_id, &state, &i32_of(counter), &at],
+        "INSERT INTO projection_cursor (centre_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&centre],
     )
     .await?;
-    Ok(())
+    let last: i64 = tx
+        .query_one(
+            "SELECT last_received FROM projection_cursor WHERE centre_id = $1 FOR UPDATE",
+            &[&centre],
+        )
+        .await?
+        .try_get(0)?;
+    // Walk the (centre_id, received) index in order and stop after `limit` rows. Without
+    // statistics on `events` (a new database, or a burst of ingest since the last
+    // ANALYZE) the planner guesses a few hundred pending rows and prefers to fetch every
+    // pending event and sort them, which made each batch cost as much as the whole
+    // backlog.
+    tx.batch_execute("SET LOCAL enable_sort = off").await?;
+    let rows = tx
+        .query(
+            "SELECT received, kind, at,
+                    CASE WHEN kind = ANY($4) THEN payload::text END
+               FROM events
+              WHERE centre_id = $1 AND received > $2 ORDER BY received LIMIT $3",
+            &[&centre, &last, &limit, &PROJECTED],
+        )
+        .await?;
+    tx.batch_execute("SET LOCAL enable_sort TO DEFAULT").await?;
+
+    let mut pending = Vec::with_capacity(rows.len());
+    let mut rejected: Vec<(i64, String, String)> = Vec::new();
+    let mut max_at: Option<DateTime<Utc>> = None;
+    for r in &rows {
+        let received: i64 = r.try_get(0)?;
+        let kind: String = r.try_get(1)?;
+        let at: DateTime<Utc> = r.try_get(2)?;
+        let payload: Option<String> = r.try_get(3)?;
+        max_at = max_at.max(Some(at));
+        let Some(payload) = payload else {
+            continue;
+        };
+        match rejection(&payload) {
+            Some(why) => rejected.push((received, kind, why)),
+            None => pending.push(Pending { received, kind }),
+        }
+    }
+    let (Some(newest), Some(max_at)) = (
+        rows.last().map(|r| r.try_get::<_, i64>(0)).transpose()?,
+        max_at,
+    ) else {
+        tx.commit().await?;
+        return Ok(0);
+    };
+
+    // The whole batch at once; should the database refuse it (a value out of its range,
+    // a token already held by another ticket), again one event at a time, each in its own
+    // savepoint, so only that event is skipped.
+    let bad: Vec<i64> = rejected.iter().map(|r| r.0).collect();
+    let kinds: BTreeSet<&str> = pending.iter().map(|p| p.kind.as_str()).collect();
+    let sp = tx.savepoint("projector_batch").await?;
+    match apply(&sp, centre, last, newest, &bad, &kinds).await {
+        Ok(()) => sp.commit().await?,
+        Err(e) if is_data_error(&e) => {
+            sp.rollback().await?;
+            for p in &pending {
+                let one = tx.savepoint("projector_event").await?;
+                let kind = BTreeSet::from([p.kind.as_str()]);
+                match apply(&one, centre, p.received - 1, p.received, &[], &kind).await {
+                    Ok(()) => one.commit().await?,
+                    Err(e) if is_data_error(&e) => {
+                        one.rollback().await?;
+                        rejected.push((p.received, p.kind.clone(), crate::db::db_error_text(&e)));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for (received, kind, why) in &rejected {
+        tracing::warn!("projector: centre {centre} event {received} ({kind}) skipped: {why}");
+        tx.execute(
+            "INSERT INTO projection_skipped (centre_id, received, kind, error)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&centre, received, kind, why],
+        )
+        .await?;
+    }
+    let n = rows.len() as i64;
+    tx.execute(
+        "UPDATE projection_cursor
+            SET last_received = $2,
+                last_event_at = greatest(last_event_at, $3),
+                applied = applied + $4,
+                updated_at = now()
+          WHERE centre_id = $1",
+        &[&centre, &newest, &max_at, &n],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(n as u64)
 }
 
-async fn apply(tx: &Transaction<'_>, centre: &str, p: &Pending) -> Result<(), Apply> {
-    if !PROJECTED.contains(&p.kind.as_str()) {
-        return Ok(());
-    }
-    let event: HubEvent = serde_json::from_value(p.payload.clone())
-        .map_err(|e| Apply::Reject(format!("payload does not match its kind: {e}")))?;
-    let at = p.at;
-    match event {
-        HubEvent::TicketIssued {
-            ticket_id,
-            number,
-            service,
-            class,
-            channel,
-            token,
-        } => {
-            let token = (!token.is_empty()).then_some(token);
-            // A repeated id (a restored hub) replaces the old ticket: the later event wins.
-            tx.execute(
-                "INSERT INTO tickets (centre_id, ticket_id, number, service, class, channel, token,
-                                      issued_at, state, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'waiting', $8)
-                 ON CONFLICT (centre_id, ticket_id) DO UPDATE
-                   SET number = excluded.number, service = excluded.service,
-                       class = excluded.class, channel = excluded.channel, token = excluded.token,
-                       issued_at = excluded.issued_at, called_at = NULL, counter = NULL,
-                       staff_id = NULL, started_at = NULL, finished_at = NULL,
-                       service_secs = NULL, state = 'waiting', updated_at = excluded.updated_at",
-                &[
-                    &centre,
-                    &ticket_id,
-                    &number,
-                    &service.code(),
-                    &class.code(),
-                    &channel.code(),
-                    &token,
-                    &at,
-                ],
-            )
-            .await?;
+/// Data exceptions (22) and integrity violations (23): the event, not the database.
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|d| matches!(&d.code().code()[..2], "22" | "23"))
+}
+
+/// The events of the batch: `$1` centre, received in (`$2`, `$3`], except the rejected
+/// ones `$4`. Every statement below reads its events from `events e` through this.
+macro_rules! in_batch {
+    () => {
+        "e.centre_id = $1 AND e.received > $2 AND e.received <= $3 AND e.received <> ALL($4)"
+    };
+}
+
+/// The kinds that change one ticket (`day_closed` changes many).
+macro_rules! ticket_kinds {
+    () => {
+        "('ticket_issued', 'ticket_called', 'ticket_started', 'ticket_finished',
+          'ticket_no_show', 'ticket_on_hold', 'ticket_cancelled', 'ticket_transferred')"
+    };
+}
+
+/// A `u32` of the payload as `integer`, saturating like the hub's own conversion.
+macro_rules! int4 {
+    ($field:literal) => {
+        concat!("least((p->>'", $field, "')::int8, 2147483647)::int4")
+    };
+}
+
+/// The latest issue of each ticket replaces the row (a restored hub's repeated id).
+const TICKETS_ISSUED: &str = concat!(
+    "INSERT INTO tickets (centre_id, ticket_id, number, service, class, channel, token,
+                          issued_at, state, updated_at)
+     SELECT DISTINCT ON (ticket_id) $1, ticket_id, number, service, class, channel, token,
+            at, 'waiting', at
+       FROM (SELECT (p->>'ticket_id')::int8 AS ticket_id, p->>'number' AS number,
+                    p->>'service' AS service, p->>'class' AS class, p->>'channel' AS channel,
+                    nullif(p->>'token', '') AS token, e.at, e.received
+               FROM events e, LATERAL (SELECT e.payload AS p) x
+              WHERE ",
+    in_batch!(),
+    " AND e.kind = 'ticket_issued') i
+      ORDER BY ticket_id, received DESC
+     ON CONFLICT (centre_id, ticket_id) DO UPDATE
+       SET number = excluded.number, service = excluded.service,
+           class = excluded.class, channel = excluded.channel, token = excluded.token,
+           issued_at = excluded.issued_at, called_at = NULL, counter = NULL,
+           staff_id = NULL, started_at = NULL, finished_at = NULL,
+           service_secs = NULL, state = 'waiting', updated_at = excluded.updated_at"
+);
+
+/// Every other ticket event after the ticket's latest issue in the batch (all of them
+/// when it has none), folded in order: the first call sets `called_at` and the first
+/// start `started_at`; the last event with a counter sets the counter (a transfer clears
+/// it), the last finish the finish, the last staff member given stays; the state and
+/// `updated_at` are the latest event's.
+const TICKETS_CHANGED: &str = concat!(
+    "WITH ev AS (
+       SELECT (e.payload->>'ticket_id')::int8 AS ticket_id, e.received, e.kind, e.at,
+              e.payload AS p,
+              max(e.received) FILTER (WHERE e.kind = 'ticket_issued')
+                OVER (PARTITION BY (e.payload->>'ticket_id')::int8) AS issued
+         FROM events e
+        WHERE ",
+    in_batch!(),
+    " AND e.kind IN ",
+    ticket_kinds!(),
+    "),
+     folded AS (
+       SELECT ticket_id,
+              (array_agg(at ORDER BY received) FILTER (WHERE kind = 'ticket_called'))[1]
+                AS first_call,
+              (array_agg(at ORDER BY received) FILTER (WHERE kind = 'ticket_started'))[1]
+                AS first_start,
+              bool_or(kind NOT IN ('ticket_cancelled')) AS sets_counter,
+              (array_agg(CASE WHEN kind <> 'ticket_transferred' THEN ",
+    int4!("counter"),
+    " END ORDER BY received DESC)
+                 FILTER (WHERE kind <> 'ticket_cancelled'))[1] AS counter,
+              (array_agg(p->>'staff_id' ORDER BY received DESC)
+                 FILTER (WHERE kind IN ('ticket_called', 'ticket_finished')
+                           AND p->>'staff_id' IS NOT NULL))[1] AS staff_id,
+              bool_or(kind = 'ticket_finished') AS finished,
+              (array_agg(at ORDER BY received DESC) FILTER (WHERE kind = 'ticket_finished'))[1]
+                AS finished_at,
+              (array_agg(",
+    int4!("service_secs"),
+    " ORDER BY received DESC) FILTER (WHERE kind = 'ticket_finished'))[1] AS service_secs,
+              (array_agg(p->>'to' ORDER BY received DESC)
+                 FILTER (WHERE kind = 'ticket_transferred'))[1] AS service,
+              (array_agg(kind ORDER BY received DESC))[1] AS last_kind,
+              (array_agg(at ORDER BY received DESC))[1] AS last_at
+         FROM ev
+        WHERE kind <> 'ticket_issued' AND received > coalesce(issued, 0)
+        GROUP BY ticket_id)
+     UPDATE tickets t
+        SET called_at = coalesce(t.called_at, f.first_call),
+            started_at = coalesce(t.started_at, f.first_start),
+            counter = CASE WHEN f.sets_counter THEN f.counter ELSE t.counter END,
+            staff_id = coalesce(f.staff_id, t.staff_id),
+            finished_at = CASE WHEN f.finished THEN f.finished_at ELSE t.finished_at END,
+            service_secs = CASE WHEN f.finished THEN f.service_secs ELSE t.service_secs END,
+            service = coalesce(f.service, t.service),
+            state = CASE f.last_kind
+                      WHEN 'ticket_called' THEN 'called'
+                      WHEN 'ticket_started' THEN 'serving'
+                      WHEN 'ticket_finished' THEN 'finished'
+                      WHEN 'ticket_no_show' THEN 'no_show'
+                      WHEN 'ticket_on_hold' THEN 'on_hold'
+                      WHEN 'ticket_cancelled' THEN 'cancelled'
+                      WHEN 'ticket_transferred' THEN 'waiting'
+                    END,
+            updated_at = f.last_at
+       FROM folded f
+      WHERE t.centre_id = $1 AND t.ticket_id = f.ticket_id"
+);
+
+/// The hub cancels what is still open at closing; so does this. A ticket's state at a
+/// close is its state after its last event before the close, which is its state now when
+/// it has no event after that close in the batch: so each ticket still waiting or called
+/// is cancelled by the first close after its last event (any close of the batch when it
+/// had none) that is not before its issue.
+const TICKETS_CLOSED: &str = concat!(
+    "WITH closes AS (
+       SELECT e.received, e.at FROM events e WHERE ",
+    in_batch!(),
+    " AND e.kind = 'day_closed'),
+     latest AS (
+       SELECT (e.payload->>'ticket_id')::int8 AS ticket_id, max(e.received) AS received
+         FROM events e
+        WHERE ",
+    in_batch!(),
+    " AND e.kind IN ",
+    ticket_kinds!(),
+    " GROUP BY 1),
+     closed AS (
+       SELECT t.ticket_id,
+              (SELECT c.at FROM closes c
+                WHERE c.received > coalesce(l.received, 0) AND c.at >= t.issued_at
+                ORDER BY c.received LIMIT 1) AS at
+         FROM tickets t LEFT JOIN latest l ON l.ticket_id = t.ticket_id
+        WHERE t.centre_id = $1 AND t.state IN ('waiting', 'called'))
+     UPDATE tickets t SET state = 'cancelled', updated_at = c.at
+       FROM closed c
+      WHERE t.centre_id = $1 AND t.ticket_id = c.ticket_id AND c.at IS NOT NULL"
+);
+
+/// The latest creation of each request replaces the row; an erased pseudonym is never
+/// stored again (GB/T 5.4.2; erasures of this batch are applied after this).
+const REQUESTS_CREATED: &str = concat!(
+    "INSERT INTO requests (centre_id, request_id, service, channel, ticket_id, customer,
+                           stage, created_at, reply_due, resolve_due, updated_at)
+     SELECT DISTINCT ON (request_id) $1, request_id, service, channel, ticket_id,
+            CASE WHEN EXISTS (SELECT 1 FROM erasures x
+                               WHERE x.centre_id = $1 AND x.customer = c.customer)
+                 THEN NULL ELSE c.customer END,
+            stage, at, reply_due, resolve_due, at
+       FROM (SELECT (p->>'request_id')::int8 AS request_id, p->>'service' AS service,
+                    p->>'channel' AS channel, (p->>'ticket_id')::int8 AS ticket_id,
+                    p->>'customer' AS customer, p->>'stage' AS stage, e.at, e.received,
+                    CASE WHEN jsonb_typeof(p->'deadlines') = 'object'
+                         THEN (p->'deadlines'->>'reply_due')::timestamptz END AS reply_due,
+                    CASE WHEN jsonb_typeof(p->'deadlines') = 'object'
+                         THEN (p->'deadlines'->>'resolve_due')::timestamptz END AS resolve_due
+               FROM events e, LATERAL (SELECT e.payload AS p) x
+              WHERE ",
+    in_batch!(),
+    " AND e.kind = 'request_created') c
+      ORDER BY request_id, received DESC
+     ON CONFLICT (centre_id, request_id) DO UPDATE
+       SET service = excluded.service, channel = excluded.channel,
+           ticket_id = excluded.ticket_id, customer = excluded.customer,
+           stage = excluded.stage, created_at = excluded.created_at,
+           reply_due = excluded.reply_due, resolve_due = excluded.resolve_due,
+           answered_at = NULL, resolved_at = NULL, updated_at = excluded.updated_at"
+);
+
+/// Each request's moves after its latest creation in the batch: the last move's stage;
+/// the last deadlines given; the hub's rule: answered on the last move to reply, resolved
+/// on the last move to archiving.
+const REQUESTS_ADVANCED: &str = concat!(
+    "WITH ev AS (
+       SELECT (e.payload->>'request_id')::int8 AS request_id, e.received, e.kind, e.at,
+              e.payload AS p,
+              max(e.received) FILTER (WHERE e.kind = 'request_created')
+                OVER (PARTITION BY (e.payload->>'request_id')::int8) AS created
+         FROM events e
+        WHERE ",
+    in_batch!(),
+    " AND e.kind IN ('request_created', 'request_advanced')),
+     folded AS (
+       SELECT request_id,
+              (array_agg(p->>'to' ORDER BY received DESC))[1] AS stage,
+              (array_agg(at ORDER BY received DESC))[1] AS last_at,
+              (array_agg(p->'deadlines' ORDER BY received DESC)
+                 FILTER (WHERE jsonb_typeof(p->'deadlines') = 'object'))[1] AS deadlines,
+              (array_agg(at ORDER BY received DESC) FILTER (WHERE p->>'to' = 'reply'))[1]
+                AS answered_at,
+              (array_agg(at ORDER BY received DESC) FILTER (WHERE p->>'to' = 'archiving'))[1]
+                AS resolved_at
+         FROM ev
+        WHERE kind = 'request_advanced' AND received > coalesce(created, 0)
+        GROUP BY request_id)
+     UPDATE requests r
+        SET stage = f.stage,
+            reply_due = CASE WHEN f.deadlines IS NULL THEN r.reply_due
+                             ELSE (f.deadlines->>'reply_due')::timestamptz END,
+            resolve_due = CASE WHEN f.deadlines IS NULL THEN r.resolve_due
+                               ELSE (f.deadlines->>'resolve_due')::timestamptz END,
+            answered_at = coalesce(f.answered_at, r.answered_at),
+            resolved_at = coalesce(f.resolved_at, r.resolved_at),
+            updated_at = f.last_at
+       FROM folded f
+      WHERE r.centre_id = $1 AND r.request_id = f.request_id"
+);
+
+const PAYMENTS_RECORDED: &str = concat!(
+    "INSERT INTO payments (centre_id, payment_id, request_id, amount_fen, method, at)
+     SELECT DISTINCT ON ((p->>'payment_id')::int8) $1, (p->>'payment_id')::int8,
+            (p->>'request_id')::int8, (p->>'amount')::int8, p->>'method', e.at
+       FROM events e, LATERAL (SELECT e.payload AS p) x
+      WHERE ",
+    in_batch!(),
+    " AND e.kind = 'payment_recorded'
+      ORDER BY (p->>'payment_id')::int8, e.received DESC
+     ON CONFLICT (centre_id, payment_id) DO UPDATE
+       SET request_id = excluded.request_id, amount_fen = excluded.amount_fen,
+           method = excluded.method, at = excluded.at"
+);
+
+const REFUNDS_RECORDED: &str = concat!(
+    "INSERT INTO refunds (centre_id, refund_id, request_id, amount_fen, due_date, recorded_at)
+     SELECT DISTINCT ON ((p->>'refund_id')::int8) $1, (p->>'refund_id')::int8,
+            (p->>'request_id')::int8, (p->>'amount')::int8, (p->>'due_date')::date, e.at
+       FROM events e, LATERAL (SELECT e.payload AS p) x
+      WHERE ",
+    in_batch!(),
+    " AND e.kind = 'refund_recorded'
+      ORDER BY (p->>'refund_id')::int8, e.received DESC
+     ON CONFLICT (centre_id, refund_id) DO UPDATE
+       SET request_id = excluded.request_id, amount_fen = excluded.amount_fen,
+           due_date = excluded.due_date, recorded_at = excluded.recorded_at,
+           paid_at = NULL"
+);
+
+/// The last payment of each refund after its latest recording in the batch.
+const REFUNDS_PAID: &str = concat!(
+    "WITH ev AS (
+       SELECT (e.payload->>'refund_id')::int8 AS refund_id, e.received, e.kind, e.at,
+              max(e.received) FILTER (WHERE e.kind = 'refund_recorded')
+                OVER (PARTITION BY (e.payload->>'refund_id')::int8) AS recorded
+         FROM events e
+        WHERE ",
+    in_batch!(),
+    " AND e.kind IN ('refund_recorded', 'refund_paid')),
+     paid AS (
+       SELECT DISTINCT ON (refund_id) refund_id, at FROM ev
+        WHERE kind = 'refund_paid' AND received > coalesce(recorded, 0)
+        ORDER BY refund_id, received DESC)
+     UPDATE refunds f SET paid_at = paid.at
+       FROM paid
+      WHERE f.centre_id = $1 AND f.refund_id = paid.refund_id"
+);
+
+const RATINGS_GIVEN: &str = concat!(
+    "INSERT INTO ratings (centre_id, rating_id, ticket_id, request_id, service, score,
+                          via, counter, staff_id, at)
+     SELECT DISTINCT ON ((p->>'rating_id')::int8) $1, (p->>'rating_id')::int8,
+            (p->>'ticket_id')::int8, (p->>'request_id')::int8, p->>'service',
+            (p->>'score')::int2, p->>'via', ",
+    int4!("counter"),
+    ", p->>'staff_id', e.at
+       FROM events e, LATERAL (SELECT e.payload AS p) x
+      WHERE ",
+    in_batch!(),
+    " AND e.kind = 'rating_given'
+      ORDER BY (p->>'rating_id')::int8, e.received DESC
+     ON CONFLICT (centre_id, rating_id) DO UPDATE
+       SET ticket_id = excluded.ticket_id, request_id = excluded.request_id,
+           service = excluded.service, score = excluded.score, via = excluded.via,
+           counter = excluded.counter, staff_id = excluded.staff_id, at = excluded.at"
+);
+
+/// GB/T 5.4.2: the first tombstone of a pseudonym stays.
+const CUSTOMERS_ERASED: &str = concat!(
+    "INSERT INTO erasures (centre_id, customer, reason, at)
+     SELECT DISTINCT ON (e.payload->>'customer') $1, e.payload->>'customer',
+            e.payload->>'reason', e.at
+       FROM events e
+      WHERE ",
+    in_batch!(),
+    " AND e.kind = 'customer_erased'
+      ORDER BY e.payload->>'customer', e.received
+     ON CONFLICT (centre_id, customer) DO NOTHING"
+);
+
+/// Headquarters forgets every link to an erased pseudonym, after this batch's creations.
+const CUSTOMERS_UNLINKED: &str = concat!(
+    "UPDATE requests r SET customer = NULL
+      WHERE r.centre_id = $1
+        AND r.customer IN (SELECT e.payload->>'customer' FROM events e
+                            WHERE ",
+    in_batch!(),
+    " AND e.kind = 'customer_erased')"
+);
+
+/// Applies the events of `centre` received in (`after`, `upto`], except `rejected`, one
+/// statement per change, each run only when the batch holds one of the `kinds` it reads.
+async fn apply(
+    tx: &Transaction<'_>,
+    centre: &str,
+    after: i64,
+    upto: i64,
+    rejected: &[i64],
+    kinds: &BTreeSet<&str>,
+) -> Result<(), tokio_postgres::Error> {
+    let has = |names: &[&str]| names.iter().any(|k| kinds.contains(k));
+    let ticket_changes = [
+        "ticket_called",
+        "ticket_started",
+        "ticket_finished",
+        "ticket_no_show",
+        "ticket_on_hold",
+        "ticket_cancelled",
+        "ticket_transferred",
+    ];
+    // Order matters where one table is changed by several statements: a ticket's issue
+    // before its later events, the day's close after them; a request's creation before
+    // its moves and before the erasures; a refund's recording before its payment.
+    let statements: [(&str, bool); 11] = [
+        (TICKETS_ISSUED, has(&["ticket_issued"])),
+        (TICKETS_CHANGED, has(&ticket_changes)),
+        (TICKETS_CLOSED, has(&["day_closed"])),
+        (REQUESTS_CREATED, has(&["request_created"])),
+        (REQUESTS_ADVANCED, has(&["request_advanced"])),
+        (PAYMENTS_RECORDED, has(&["payment_recorded"])),
+        (REFUNDS_RECORDED, has(&["refund_recorded"])),
+        (REFUNDS_PAID, has(&["refund_paid"])),
+        (RATINGS_GIVEN, has(&["rating_given"])),
+        (CUSTOMERS_ERASED, has(&["customer_erased"])),
+        (CUSTOMERS_UNLINKED, has(&["customer_erased"])),
+    ];
+    let rejected = rejected.to_vec();
+    for (sql, wanted) in statements {
+        if wanted {
+            tx.execute(sql, &[&centre, &after, &upto, &rejected])
+                .await?;
         }
-        HubEvent::TicketCalled {
-            ticket_id,
-            counter,
-            staff_id,
-            ..
-        } => {
-            tx.execute(
-                "UPDATE tickets
-                    SET called_at = coalesce(called_at, $3), counter = $4,
-                        staff_id = coalesce($5, staff_id), state = 'called', updated_at = $3
-                  WHERE centre_id = $1 AND ticket_id = $2",
-                &[&centre, &ticket_id, &at, &i32_of(counter), &staff_id],
-            )
-            .await?;
-        }
-        HubEvent::TicketStarted {
-            ticket_id, counter, ..
-        } => {
-            tx.execute(
-                "UPDATE tickets
-                    SET started_at = coalesce(started_at, $3), counter = $4,
-                        state = 'serving', updated_at = $3
-                  WHERE centre_id = $1 AND ticket_id = $2",
-                &[&centre, &ticket_id, &at, &i32_of(counter)],
-            )
-            .await?;
-        }
-        HubEvent::TicketFinished {
-            ticket_id,
-            counter,
-            service_secs,
-            staff_id,
-            ..
-        } => {
-            tx.execute(
-                "UPDATE tickets
-                    SET finished_at = $3, service_secs = $4, counter = $5,
-                        staff_id = coalesce($6, staff_id), state = 'finished', updated_at = $3
-                  WHERE centre_id = $1 AND ticket_id = $2",
-                &[
-                    &centre,
-                    &ticket_id,
-                    &at,
-                    &i32_of(service_secs),
-                    &i32_of(counter),
-                    &staff_id,
-                ],
-            )
-            .await?;
-        }
-        HubEvent::TicketNoShow {
-            ticket_id, counter, ..
-        } => set_state(tx, centre, ticket_id, "no_show", counter, at).await?,
-        HubEvent::TicketOnHold {
-            ticket_id, counter, ..
-        } => set_state(tx, centre, ticket_id, "on_hold", counter, at).await?,
-        HubEvent::TicketCancelled { ticket_id, .. } => {
-            tx.execute(
-                "UPDATE tickets SET state = 'cancelled', updated_at = $3
-                  WHERE centre_id = $1 AND ticket_id = $2",
-                &[&centre, &ticket_id, &at],
-            )
-            .await?;
-        }
-        HubEvent::TicketTransferred { ticket_id, to, .. } => {
-            tx.execute(
-                "UPDATE tickets SET service = $3, state = 'waiting', counter = NULL, updated_at = $4
-                  WHERE centre_id = $1 AND ticket_id = $2",
-                &[&centre, &ticket_id, &to.code(), &at],
-            )
-            .await?;
-        }
-        HubEvent::DayClosed { .. } => {
-            // The hub cancels what is still open at closing; do the same here.
-            tx.execute(
-                "UPDATE tickets SET state = 'cancelled', updated_at = $2
-                  WHERE centre_id = $1 AND state IN ('waiting', 'called') AND issued_at <= $2",
-                &[&centre, &at],
-            )
-            .await?;
-        }
-        HubEvent::RequestCreated {
-            request_id,
-            service,
-            channel,
-            stage,
-            ticket_id,
-            customer,
-            deadlines,
-        } => {
-            let reply_due = deadlines.as_ref().and_then(|d| d.reply_due);
-            let resolve_due = deadlines.as_ref().map(|d| d.resolve_due);
-            // An erased pseudonym is never stored again (GB/T 5.4.2).
-            tx.execute(
-                "INSERT INTO requests (centre_id, request_id, service, channel, ticket_id, customer,
-                                       stage, created_at, reply_due, resolve_due, updated_at)
-                 VALUES ($1, $2, $3, $4, $5,
-                         CASE WHEN EXISTS (SELECT 1 FROM erasures
-                                            WHERE centre_id = $1 AND customer = $6)
-                              THEN NULL ELSE $6 END,
-                         $7, $8, $9, $10, $8)
-                 ON CONFLICT (centre_id, request_id) DO UPDATE
-                   SET service = excluded.service, channel = excluded.channel,
-                       ticket_id = excluded.ticket_id, customer = excluded.customer,
-                       stage = excluded.stage, created_at = excluded.created_at,
-                       reply_due = excluded.reply_due, resolve_due = excluded.resolve_due,
-                       answered_at = NULL, resolved_at = NULL, updated_at = excluded.updated_at",
-                &[
-                    &centre,
-                    &request_id,
-                    &service.code(),
-                    &channel.code(),
-                    &ticket_id,
-                    &customer,
-                    &stage.code(),
-                    &at,
-                    &reply_due,
-                    &resolve_due,
-                ],
-            )
-            .await?;
-        }
-        HubEvent::RequestAdvanced {
-            request_id,
-            to,
-            deadlines,
-            ..
-        } => {
-            let has_deadlines = deadlines.is_some();
-            let reply_due = deadlines.as_ref().and_then(|d| d.reply_due);
-            let resolve_due = deadlines.as_ref().map(|d| d.resolve_due);
-            // The hub's rule: answered on reaching reply, resolved on reaching archiving.
-            tx.execute(
-                "UPDATE requests
-                    SET stage = $3,
-                        reply_due = CASE WHEN $4 THEN $5 ELSE reply_due END,
-                        resolve_due = CASE WHEN $4 THEN $6 ELSE resolve_due END,
-                        answered_at = CASE WHEN $3 = 'reply' THEN $7 ELSE answered_at END,
-                        resolved_at = CASE WHEN $3 = 'archiving' THEN $7 ELSE resolved_at END,
-                        updated_at = $7
-                  WHERE centre_id = $1 AND request_id = $2",
-                &[
-                    &centre,
-                    &request_id,
-                    &to.code(),
-                    &has_deadlines,
-                    &reply_due,
-                    &resolve_due,
-                    &at,
-                ],
-            )
-            .await?;
-        }
-        HubEvent::PaymentRecorded {
-            request_id,
-            payment_id,
-            amount,
-            method,
-        } => {
-            tx.execute(
-                "INSERT INTO payments (centre_id, payment_id, request_id, amount_fen, method, at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (centre_id, payment_id) DO UPDATE
-                   SET request_id = excluded.request_id, amount_fen = excluded.amount_fen,
-                       method = excluded.method, at = excluded.at",
-                &[
-                    &centre,
-                    &payment_id,
-                    &request_id,
-                    &amount.0,
-                    &method.code(),
-                    &at,
-                ],
-            )
-            .await?;
-        }
-        HubEvent::RefundRecorded {
-            request_id,
-            refund_id,
-            amount,
-            due_date,
-        } => {
-            tx.execute(
-                "INSERT INTO refunds (centre_id, refund_id, request_id, amount_fen, due_date, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (centre_id, refund_id) DO UPDATE
-                   SET request_id = excluded.request_id, amount_fen = excluded.amount_fen,
-                       due_date = excluded.due_date, recorded_at = excluded.recorded_at,
-                       paid_at = NULL",
-                &[&centre, &refund_id, &request_id, &amount.0, &due_date, &at],
-            )
-            .await?;
-        }
-        HubEvent::RefundPaid { refund_id, .. } => {
-            tx.execute(
-                "UPDATE refunds SET paid_at = $3 WHERE centre_id = $1 AND refund_id = $2",
-                &[&centre, &refund_id, &at],
-            )
-            .await?;
-        }
-        HubEvent::RatingGiven {
-            rating_id,
-            ticket_id,
-            request_id,
-            service,
-            score,
-            via,
-            counter,
-            staff_id,
-        } => {
-            if !(1..=5).contains(&score) {
-                return Err(Apply::Reject(format!("rating score {score} is not 1 to 5")));
-            }
-            let counter = counter.map(i32_of);
-            tx.execute(
-                "INSERT INTO ratings (centre_id, rating_id, ticket_id, request_id, service, score,
-                                      via, counter, staff_id, at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (centre_id, rating_id) DO UPDATE
-                   SET ticket_id = excluded.ticket_id, request_id = excluded.request_id,
-                       service = excluded.service, score = excluded.score, via = excluded.via,
-                       counter = excluded.counter, staff_id = excluded.staff_id, at = excluded.at",
-                &[
-                    &centre,
-                    &rating_id,
-                    &ticket_id,
-                    &request_id,
-                    &service.code(),
-                    &i16::from(score),
-                    &via,
-                    &counter,
-                    &staff_id,
-                    &at,
-                ],
-            )
-            .await?;
-        }
-        HubEvent::CustomerErased { customer, reason } => {
-            // GB/T 5.4.2: headquarters forgets every link to the pseudonym.
-            tx.execute(
-                "INSERT INTO erasures (centre_id, customer, reason, at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (centre_id, customer) DO NOTHING",
-                &[&centre, &customer, &reason, &at],
-            )
-            .await?;
-            tx.execute(
-                "UPDATE requests SET customer = NULL WHERE centre_id = $1 AND customer = $2",
-                &[&centre, &customer],
-            )
-            .await?;
-        }
-        _ => {}
     }
     Ok(())
 }
