@@ -332,6 +332,11 @@ struct RawSecurity {
     max_failed_logins: u32,
     lockout_minutes: u32,
     session_hours: u32,
+    /// Failed logins allowed from one network address per minute, across all accounts.
+    failed_logins_per_minute: u32,
+    /// The file holding the pepper of stored secrets (default: `pepper` in the data
+    /// directory); keep it off the backup medium.
+    pepper_file: Option<PathBuf>,
 }
 
 impl Default for RawSecurity {
@@ -340,6 +345,8 @@ impl Default for RawSecurity {
             max_failed_logins: 5,
             lockout_minutes: 15,
             session_hours: 12,
+            failed_logins_per_minute: 10,
+            pepper_file: None,
         }
     }
 }
@@ -433,6 +440,8 @@ pub struct Security {
     pub max_failed_logins: u32,
     pub lockout_minutes: u32,
     pub session_hours: u32,
+    /// Failed logins allowed from one network address per minute, across all accounts.
+    pub failed_logins_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -464,6 +473,8 @@ pub struct Config {
     pub backup: Option<BackupSchedule>,
     /// GB/T 5.4: days a customer's contact is kept after their last request closed.
     pub retention_days: u32,
+    /// Where the pepper of stored secrets lives (`None`: `pepper` in the data directory).
+    pub pepper_file: Option<PathBuf>,
 }
 
 /// Scheduled hot backups of the hub database.
@@ -1086,7 +1097,9 @@ impl Config {
                 max_failed_logins: sec.max_failed_logins,
                 lockout_minutes: sec.lockout_minutes,
                 session_hours: sec.session_hours,
+                failed_logins_per_minute: sec.failed_logins_per_minute.max(1),
             },
+            pepper_file: sec.pepper_file,
             knowledge,
             policies,
             sms,

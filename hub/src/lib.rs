@@ -36,6 +36,8 @@ use store::{Actor, Clock, Store, StoreError};
 pub const DB_FILE: &str = "hub.db";
 /// Where the first admin's password is written when no staff is configured.
 pub const INITIAL_ADMIN_FILE: &str = "initial-admin-password";
+/// File name of the pepper of stored secrets inside the data directory (by default).
+pub const PEPPER_FILE: &str = "pepper";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -123,7 +125,8 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Opens the store in `data_dir` and brings the staff table in line with the config.
-pub async fn open_store(opts: &HubOptions) -> Result<Store, HubError> {
+/// Returns the store and the pepper of stored secrets.
+pub async fn open_store(opts: &HubOptions) -> Result<(Store, Arc<auth::Pepper>), HubError> {
     std::fs::create_dir_all(&opts.data_dir).map_err(|source| HubError::DataDir {
         path: opts.data_dir.clone(),
         source,
@@ -133,7 +136,19 @@ pub async fn open_store(opts: &HubOptions) -> Result<Store, HubError> {
         .clone()
         .unwrap_or_else(|| Clock::new(opts.config.day.clock_trusted));
     let store = Store::open(&opts.data_dir.join(DB_FILE), clock)?;
-    let staff = effective_staff(&opts.data_dir, &opts.config)?;
+    let pepper_path = opts
+        .config
+        .pepper_file
+        .clone()
+        .unwrap_or_else(|| opts.data_dir.join(PEPPER_FILE));
+    let pepper = auth::Pepper::load_or_create(&pepper_path)?;
+    // The database keeps only peppered hashes (see `auth`).
+    let mut staff = effective_staff(&opts.data_dir, &opts.config)?;
+    for member in &mut staff {
+        if let Some(h) = &member.secret_hash {
+            member.secret_hash = Some(auth::pepper_hash(h, &pepper)?);
+        }
+    }
     store
         .write(move |ctx| store::sync_staff(ctx, &staff))
         .await?;
@@ -157,7 +172,7 @@ pub async fn open_store(opts: &HubOptions) -> Result<Store, HubError> {
             }
         );
     }
-    Ok(store)
+    Ok((store, Arc::new(pepper)))
 }
 
 /// Opens the business day by itself at the configured hour, but only once the clock is
@@ -247,6 +262,7 @@ async fn maintenance(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiv
 pub struct OpenHub {
     store: Store,
     cfg: Arc<Config>,
+    pepper: Arc<auth::Pepper>,
     data_dir: PathBuf,
     /// Held while the hub runs: a second hub or a restore on this directory is refused.
     lock: backup::DataDirLock,
@@ -260,7 +276,7 @@ impl OpenHub {
             source,
         })?;
         let lock = backup::lock_data_dir(&opts.data_dir)?;
-        let store = open_store(&opts).await?;
+        let (store, pepper) = open_store(&opts).await?;
         let data_dir = opts.data_dir.clone();
         let cfg = Arc::new(opts.config);
         if opts.open_day_on_start {
@@ -276,6 +292,7 @@ impl OpenHub {
         Ok(OpenHub {
             store,
             cfg,
+            pepper,
             data_dir,
             lock,
         })
@@ -289,6 +306,8 @@ impl OpenHub {
             store: self.store.clone(),
             cfg: self.cfg.clone(),
             shutdown: never,
+            pepper: self.pepper.clone(),
+            login_limiter: api::LoginLimiter::new(self.cfg.security.failed_logins_per_minute),
         })
     }
 
@@ -302,6 +321,7 @@ impl OpenHub {
         let OpenHub {
             store,
             cfg,
+            pepper,
             data_dir,
             lock,
         } = self;
@@ -328,20 +348,26 @@ impl OpenHub {
             };
             tokio::spawn(backup::run(store.clone(), policy, stop_rx.clone()))
         });
+        let login_limiter = api::LoginLimiter::new(cfg.security.failed_logins_per_minute);
         let app = api::router(api::AppState {
             store: store.clone(),
             cfg,
             shutdown: stop_rx,
+            pepper,
+            login_limiter,
         });
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("hub listening on http://{addr}");
         }
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop_tx.send(true);
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
         let _ = auto.await;
         let _ = upkeep.await;
         if let Some(task) = uplink {

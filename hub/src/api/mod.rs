@@ -32,6 +32,61 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     /// Flips to true when the hub shuts down, ending WebSocket streams.
     pub shutdown: watch::Receiver<bool>,
+    /// The key of stored secret hashes (see `auth`).
+    pub pepper: Arc<crate::auth::Pepper>,
+    /// Failed logins per network address (PIN guessing across accounts).
+    pub login_limiter: LoginLimiter,
+}
+
+/// Counts failed logins per network address in a sliding minute: beyond the limit every
+/// login from that address is refused (429) until the minute has passed, whatever the
+/// account; each account also locks by itself after its own failures.
+#[derive(Debug, Clone)]
+pub struct LoginLimiter {
+    per_minute: u32,
+    failures:
+        Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>>>,
+}
+
+impl LoginLimiter {
+    pub fn new(per_minute: u32) -> LoginLimiter {
+        LoginLimiter {
+            per_minute,
+            failures: Arc::default(),
+        }
+    }
+
+    fn recent(list: &mut Vec<std::time::Instant>) {
+        let now = std::time::Instant::now();
+        list.retain(|t| now.duration_since(*t) < std::time::Duration::from_secs(60));
+    }
+
+    /// Whether `ip` may try now.
+    fn allowed(&self, ip: std::net::IpAddr) -> bool {
+        let Ok(mut map) = self.failures.lock() else {
+            return true;
+        };
+        let Some(list) = map.get_mut(&ip) else {
+            return true;
+        };
+        Self::recent(list);
+        (list.len() as u32) < self.per_minute
+    }
+
+    fn failed(&self, ip: std::net::IpAddr) {
+        if let Ok(mut map) = self.failures.lock() {
+            // Forget addresses that went quiet, so the map cannot grow without bound.
+            if map.len() > 10_000 {
+                map.retain(|_, l| {
+                    Self::recent(l);
+                    !l.is_empty()
+                });
+            }
+            let list = map.entry(ip).or_default();
+            Self::recent(list);
+            list.push(std::time::Instant::now());
+        }
+    }
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -337,6 +392,7 @@ async fn close_day(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<Bus
 
 async fn login(
     State(st): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Body(req): Body<Login>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     if req.staff_id.is_empty() || req.staff_id.len() > 64 {
@@ -344,6 +400,30 @@ async fn login(
     }
     if req.secret.len() > 256 {
         return Err(StoreError::invalid("secret", "too long").into());
+    }
+    let ip = peer.map(|axum::Extension(c)| c.0.ip());
+    if let Some(ip) = ip
+        && !st.login_limiter.allowed(ip)
+    {
+        let (staff_id, device) = (req.staff_id.clone(), req.device.clone());
+        st.store
+            .write(move |ctx| {
+                ctx.audit(
+                    &store::Actor {
+                        staff_id: None,
+                        device,
+                    },
+                    "login_rate_limited",
+                    &format!("{ip} tried {staff_id} after too many failed logins"),
+                )
+            })
+            .await?;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins from this device: wait a minute",
+            None,
+        ));
     }
     let staff_id = req.staff_id.clone();
     let check = st
@@ -355,12 +435,27 @@ async fn login(
     {
         return Err(StoreError::LockedOut(until).into());
     }
+    // Administrators sign in with a password, never a short numeric PIN.
+    if check
+        .as_ref()
+        .is_some_and(|c| c.record.role == domain::Role::Admin)
+        && !crate::auth::is_password(&req.secret)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "password_required",
+            "administrator accounts sign in with a password of at least 10 characters, not a PIN",
+            Some("secret"),
+        ));
+    }
     let stored = check.as_ref().and_then(|c| c.secret_hash.clone());
     let secret = req.secret.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || crate::auth::verify_secret(stored.as_deref(), &secret))
-            .await
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let pepper = st.pepper.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::auth::verify_secret(stored.as_deref(), &secret, &pepper)
+    })
+    .await
+    .map_err(|e| StoreError::Internal(e.to_string()))?;
     let cfg = st.cfg.clone();
     match (ok, check) {
         (true, Some(check)) => {
@@ -374,6 +469,9 @@ async fn login(
             Ok((StatusCode::CREATED, Json(view)))
         }
         _ => {
+            if let Some(ip) = ip {
+                st.login_limiter.failed(ip);
+            }
             let staff_id = req.staff_id;
             let device = req.device;
             let locked = st
