@@ -137,7 +137,7 @@ h1,h2,h3{margin:1.2rem 0 .5rem;font-weight:600}
 h1 .en,h2 .en,h3 .en{display:block;font-size:.62em;font-weight:400;color:#55606d}
 table{border-collapse:collapse;margin:.4rem 0 1rem;background:#fff}
 th,td{border:1px solid #d5dae0;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#eef1f4;font-weight:600}
+th{background:#eef1f4;font-weight:600;word-break:keep-all}
 th .en{display:block;font-weight:400;font-size:.8em;color:#55606d}
 td.fig{text-align:right;font-variant-numeric:tabular-nums}
 .met{color:#146c2e;font-weight:600}.notmet{color:#a4161a;font-weight:600}.muted{color:#6b7580}
