@@ -17,10 +17,8 @@ use crate::html::{escape, page, page_with_refresh, zh_en};
 use crate::problem::Problem;
 use crate::{HqState, db};
 
-/// Finished tickets the median service time is taken over.
-pub const MEDIAN_OVER: i64 = 50;
-/// The service time assumed before any ticket of the service finished.
-pub const DEFAULT_SERVICE_SECS: u32 = 300;
+/// Finished tickets the typical service time is taken over (as on the hub).
+pub const MEDIAN_OVER: i64 = domain::estimate::SAMPLE_WINDOW as i64;
 /// The page reloads itself this often.
 pub const REFRESH_SECS: u32 = 30;
 
@@ -77,22 +75,43 @@ pub async fn ticket_status(
             )
             .await?
             .try_get(0)?;
-        let median: Option<f64> = client
-            .query_one(
-                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY service_secs)
-                   FROM (SELECT service_secs FROM tickets
-                          WHERE centre_id = $1 AND service = $2 AND state = 'finished'
-                            AND service_secs IS NOT NULL
-                          ORDER BY finished_at DESC LIMIT $3) recent",
+        // The hub's own estimate (GB/T 5.2.1), from synced data: the typical of the last
+        // finished service times (oldest first), shared among the counters that served
+        // this service today; before any finished, the standard's default for the service.
+        let recent: Vec<u32> = client
+            .query(
+                "SELECT service_secs FROM (
+                     SELECT service_secs, finished_at FROM tickets
+                      WHERE centre_id = $1 AND service = $2 AND state = 'finished'
+                        AND service_secs IS NOT NULL
+                      ORDER BY finished_at DESC LIMIT $3) recent
+                  ORDER BY finished_at",
                 &[&centre_id, &service_code, &MEDIAN_OVER],
             )
             .await?
+            .iter()
+            .map(|r| r.try_get::<_, i32>(0).map(|v| u32::try_from(v).unwrap_or(0)))
+            .collect::<Result<_, _>>()?;
+        let counters: i64 = client
+            .query_one(
+                "SELECT count(DISTINCT counter) FROM tickets
+                  WHERE centre_id = $1 AND service = $2 AND counter IS NOT NULL
+                    AND called_at >= $3",
+                &[&centre_id, &service_code, &day_start],
+            )
+            .await?
             .try_get(0)?;
-        let per = median.map_or(DEFAULT_SERVICE_SECS, |m| {
-            m.round().clamp(0.0, 86_400.0) as u32
-        });
+        let default_secs = domain::ServiceSpec::default_for(service)
+            .default_service_minutes
+            .saturating_mul(60);
         let ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
-        (Some(ahead), Some(ahead.saturating_mul(per)))
+        let estimate = domain::estimate::estimate_wait(
+            ahead,
+            u32::try_from(counters).unwrap_or(1).max(1),
+            &recent,
+            default_secs,
+        );
+        (Some(ahead), Some(estimate.wait_secs))
     } else {
         (None, None)
     };

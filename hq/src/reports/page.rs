@@ -139,7 +139,7 @@ table{border-collapse:collapse;margin:.4rem 0 1rem;background:#fff}
 th,td{border:1px solid #d5dae0;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600;word-break:keep-all}
 th .en{display:block;font-weight:400;font-size:.8em;color:#55606d}
-td.fig{text-align:right;font-variant-numeric:tabular-nums}
+td.fig{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .met{color:#146c2e;font-weight:600}.notmet{color:#a4161a;font-weight:600}.muted{color:#6b7580}
 form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;background:#fff;padding:.6rem;border:1px solid #d5dae0}
 form.filters label,form.target label{display:flex;flex-direction:column;font-size:.85rem}

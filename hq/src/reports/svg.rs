@@ -19,7 +19,7 @@ pub(crate) struct Bar {
 
 const W: f64 = 380.0;
 const H: f64 = 210.0;
-const LEFT: f64 = 46.0;
+const LEFT: f64 = 62.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 18.0;
 const BOTTOM: f64 = 34.0;
@@ -44,6 +44,17 @@ fn axis_top(values: impl Iterator<Item = f64>, target: Option<f64>) -> f64 {
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     if max <= 0.0 { 1.0 } else { max * 1.1 }
+}
+
+/// The value at the top of the y axis, short enough for the margin (no decimals past 100).
+fn axis_label(top: f64) -> String {
+    if top >= 100.0 {
+        format!("{top:.0}")
+    } else if top >= 10.0 {
+        num((top * 10.0).round() / 10.0)
+    } else {
+        num((top * 100.0).round() / 100.0)
+    }
 }
 
 fn axes(out: &mut String, width: f64, top_label: &str) {
@@ -95,7 +106,7 @@ pub(crate) fn bar_chart(
     let plot_w = width - LEFT - RIGHT;
     let y_of = |v: f64| TOP + plot_h * (1.0 - (v / top).clamp(0.0, 1.0));
     let mut inner = String::new();
-    axes(&mut inner, width, &num((top * 100.0).round() / 100.0));
+    axes(&mut inner, width, &axis_label(top));
     let n = bars.len().max(1) as f64;
     let slot = plot_w / n;
     let bar_w = (slot * 0.6).max(2.0);
@@ -156,7 +167,7 @@ pub(crate) fn line_chart(
         }
     };
     let mut inner = String::new();
-    axes(&mut inner, width, &num((top * 100.0).round() / 100.0));
+    axes(&mut inner, width, &axis_label(top));
     let mut path = String::new();
     let mut pen_down = false;
     let mut points = String::new();
