@@ -7,8 +7,10 @@ use tokio_postgres::Client;
 use crate::HqError;
 
 /// Every migration this build knows, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "events", include_str!("../migrations/0001_events.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "events", include_str!("../migrations/0001_events.sql")),
+    (2, "reports", include_str!("../migrations/0002_reports.sql")),
+];
 
 /// An arbitrary fixed key: two headquarters starting at once migrate one after the other.
 const MIGRATION_LOCK: i64 = 0x005e_41ce_4a11_0001;
