@@ -1,20 +1,10 @@
 //! Server-rendered HTML shared by the status page and the report pages: escaping and the
 //! page shell (zh-CN first, mobile-first inline CSS, no scripts, no external resources).
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`
+/// and `'`.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// The stylesheet every page carries inline.
@@ -67,7 +57,7 @@ mod tests {
     fn escapes_markup_and_quotes() {
         assert_eq!(
             escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;"
         );
     }
 

@@ -106,20 +106,10 @@ fn html(status: StatusCode, body: &str) -> Response {
     no_store(r)
 }
 
-/// Text for HTML: the five characters that could start markup are escaped.
+/// Text for HTML: the five characters that could start markup (`&`, `<`, `>`, `"`, `'`)
+/// are escaped.
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 const STYLE: &str = "
@@ -336,7 +326,7 @@ mod tests {
     fn markup_in_names_is_escaped() {
         assert_eq!(
             esc("<b>\"A&B\"</b>'"),
-            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;&#39;"
+            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;&#x27;"
         );
     }
 
