@@ -9,6 +9,8 @@
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/setup-deps.sh` installs); without them these tests fail, they do not skip.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +23,8 @@ use hub::testkit::{TestHub, config};
 use hyper_util::client::legacy::connect::HttpConnector;
 use protocol::{HubClient, IssueTicket, IssuedTicket, status_page_url};
 use serde_json::{Value, json};
+
+use common::sync::{hq_section, synced};
 
 /// A phone's viewport in CSS pixels (an iPhone 12–15 class handset).
 const PHONE: (u32, u32) = (390, 844);
@@ -471,34 +475,12 @@ async fn hub_status_page_on_a_phone() {
     hub.stop().await;
 }
 
-/// Waits until the hub reports nothing pending upstream.
-async fn synced(client: &HubClient) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let h = client.health().await.expect("health");
-        if h.sync.pending == 0 && h.sync.last_error.is_none() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {} event(s) pending, last error {:?}",
-            h.sync.pending,
-            h.sync.last_error
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn hq_status_page_on_a_phone() {
     // GB/T 4.1.3: headquarters serves the same page from synced data, saying how fresh it is.
     let hq = TestHq::start().await;
     let token = hq.add_centre("test-centre", "测试服务中心").await;
-    let hub = TestHub::start(config(&format!(
-        "[hq]\nurl = \"{}\"\ntoken = \"{token}\"\n",
-        hq.url
-    )))
-    .await;
+    let hub = TestHub::start(config(&hq_section(&hq.url, &token, ""))).await;
     issue(&hub.client, ServiceType::Consultation).await;
     let ours = issue(&hub.client, ServiceType::Consultation).await;
     synced(&hub.client).await;

@@ -3,7 +3,8 @@
 //! restored from an older copy of its database, and no personal data travels
 //! (GB/T 5.4.2).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,43 +12,8 @@ use domain::{Channel, PriorityClass, ServiceType};
 use hq::testkit::TestHq;
 use hub::testkit::{TestHub, config};
 use protocol::{HubClient, IssueTicket};
-use serde_json::Value;
 
-/// (epoch, seq) → (kind, payload).
-type Events = BTreeMap<(i64, i64), (String, Value)>;
-
-fn hub_events(db: &Path) -> Events {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT epoch, seq, kind, payload FROM outbox ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| {
-        let payload: String = r.get(3)?;
-        Ok((
-            (r.get(0)?, r.get(1)?),
-            (r.get(2)?, serde_json::from_str(&payload).unwrap()),
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
-}
-
-async fn hq_events(hq: &TestHq, centre: &str) -> Events {
-    let client = hq.pool().get().await.unwrap();
-    client
-        .query(
-            "SELECT epoch, seq, kind, payload FROM events WHERE centre_id = $1 ORDER BY epoch, seq",
-            &[&centre],
-        )
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
-        .collect()
-}
+use common::sync::{Events, hq_section, hub_events, synced};
 
 async fn issue(client: &HubClient, n: usize) {
     for i in 0..n {
@@ -67,30 +33,12 @@ async fn issue(client: &HubClient, n: usize) {
     }
 }
 
-/// Waits until the hub reports nothing pending upstream.
-async fn synced(client: &HubClient) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let h = client.health().await.unwrap();
-        assert!(h.sync.enabled);
-        if h.sync.pending == 0 && h.sync.last_error.is_none() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {} event(s) pending, last error {:?}",
-            h.sync.pending,
-            h.sync.last_error
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+fn hub_config(hq: &TestHq, token: &str) -> hub::Config {
+    config(&hq_section(&hq.url, token, "batch_size = 7\n"))
 }
 
-fn hub_config(hq: &TestHq, token: &str) -> hub::Config {
-    config(&format!(
-        "[hq]\nurl = \"{}\"\ntoken = \"{token}\"\nbatch_size = 7\n",
-        hq.url
-    ))
+async fn hq_events(hq: &TestHq, centre: &str) -> Events {
+    common::sync::hq_events(&hq.pool().get().await.unwrap(), centre).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,8 +172,8 @@ async fn retention_erases_personal_data_everywhere() {
     let token = hq.add_centre("test-centre", "测试服务中心").await;
     let cfg = || {
         config(&format!(
-            "[privacy]\nretention_days = 0\n[hq]\nurl = \"{}\"\ntoken = \"{token}\"\n",
-            hq.url
+            "[privacy]\nretention_days = 0\n{}",
+            hq_section(&hq.url, &token, "")
         ))
     };
     let hub = TestHub::start(cfg()).await;

@@ -8,7 +8,8 @@
 
 #![cfg(unix)]
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +21,8 @@ use domain::{Channel, PriorityClass, ServiceType};
 use protocol::{HubClient, IssueTicket};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
+
+use common::sync::{Events, hq_event_rows, hq_section, hub_events};
 
 const DEFAULT_ROUNDS: usize = 4;
 const CENTRE: &str = "chaos-centre";
@@ -256,45 +258,14 @@ fn start_load(
     })
 }
 
-type Events = BTreeMap<(i64, i64), (String, Value)>;
-
-fn hub_events(db: &Path) -> Events {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT epoch, seq, kind, payload FROM outbox ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| {
-        let payload: String = r.get(3)?;
-        Ok((
-            (r.get(0)?, r.get(1)?),
-            (r.get(2)?, serde_json::from_str(&payload).unwrap()),
-        ))
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
-}
-
 async fn hq_events(db_url: &str) -> (Events, i64) {
     let (client, conn) = tokio_postgres::connect(db_url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(conn);
-    let rows = client
-        .query(
-            "SELECT epoch, seq, kind, payload FROM events WHERE centre_id = $1",
-            &[&CENTRE],
-        )
-        .await
-        .unwrap();
+    let rows = hq_event_rows(&client, CENTRE).await;
     let count = rows.len() as i64;
-    let events = rows
-        .into_iter()
-        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
-        .collect();
-    (events, count)
+    (rows.into_iter().collect(), count)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -315,8 +286,12 @@ async fn headquarters_holds_exactly_the_hubs_events_after_outages_and_crashes() 
         format!(
             "[centre]\nid = \"{CENTRE}\"\nname_zh = \"混沌测试中心\"\nname_en = \"Chaos centre\"\n\n\
              [day]\nauto_open_at = \"00:00\"\nclock_trusted = true\n\n\
-             [hq]\nurl = \"https://localhost:{hq_port}\"\ntoken = \"{token}\"\nca_file = \"{}\"\nbatch_size = 200\n",
-            cert.display()
+             {}",
+            hq_section(
+                &format!("https://localhost:{hq_port}"),
+                &token,
+                &format!("ca_file = \"{}\"\nbatch_size = 200\n", cert.display())
+            )
         ),
     )
     .unwrap();
