@@ -18,3 +18,7 @@ CREATE INDEX requests_by_creation ON requests (centre_id, created_at);
 
 -- Refunds (GB/T 8.4.3): refunds by the day they fall due.
 CREATE INDEX refunds_by_due_date ON refunds (centre_id, due_date);
+
+-- The projector: a customer's erasure finds the requests that name the pseudonym
+-- (GB/T 5.4.2) without reading all of the centre's requests.
+CREATE INDEX requests_by_customer ON requests (centre_id, customer);

@@ -284,6 +284,11 @@ macro_rules! int4 {
     };
 }
 
+// The updates below also find their rows by primary key from the batch (`= ANY
+// (ARRAY(..))`): joined on the key alone, a planner without statistics on the projection
+// tables scans every row of the centre for each batch, and the projector slows down as
+// the tables grow.
+
 /// The latest issue of each ticket replaces the row (a restored hub's repeated id).
 const TICKETS_ISSUED: &str = concat!(
     "INSERT INTO tickets (centre_id, ticket_id, number, service, class, channel, token,
@@ -369,7 +374,8 @@ const TICKETS_CHANGED: &str = concat!(
                     END,
             updated_at = f.last_at
        FROM folded f
-      WHERE t.centre_id = $1 AND t.ticket_id = f.ticket_id"
+      WHERE t.centre_id = $1 AND t.ticket_id = f.ticket_id
+        AND t.ticket_id = ANY (ARRAY(SELECT ticket_id FROM folded))"
 );
 
 /// The hub cancels what is still open at closing; so does this. A ticket's state at a
@@ -468,7 +474,8 @@ const REQUESTS_ADVANCED: &str = concat!(
             resolved_at = coalesce(f.resolved_at, r.resolved_at),
             updated_at = f.last_at
        FROM folded f
-      WHERE r.centre_id = $1 AND r.request_id = f.request_id"
+      WHERE r.centre_id = $1 AND r.request_id = f.request_id
+        AND r.request_id = ANY (ARRAY(SELECT request_id FROM folded))"
 );
 
 const PAYMENTS_RECORDED: &str = concat!(
@@ -516,7 +523,8 @@ const REFUNDS_PAID: &str = concat!(
         ORDER BY refund_id, received DESC)
      UPDATE refunds f SET paid_at = paid.at
        FROM paid
-      WHERE f.centre_id = $1 AND f.refund_id = paid.refund_id"
+      WHERE f.centre_id = $1 AND f.refund_id = paid.refund_id
+        AND f.refund_id = ANY (ARRAY(SELECT refund_id FROM paid))"
 );
 
 const RATINGS_GIVEN: &str = concat!(
