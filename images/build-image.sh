@@ -25,7 +25,8 @@ self="$here/$(basename "$0")"
 # mmdebstrap calls this script back with the chroot as $2; the settings come through the
 # environment exported below.
 
-# Before the packages: the Pi firmware package writes cmdline.txt and config.txt from these.
+# Before the packages: the Pi firmware package writes cmdline.txt and config.txt from these
+# (dpkg keeps them over the package's own defaults: force-confold below).
 hook_essential() {
   local root=$1
   mkdir -p "$root/etc/default" "$root/boot/firmware"
@@ -39,11 +40,21 @@ EOF
     > "$root/etc/default/raspi-extra-cmdline"
   printf '%s\n' '# servicehall: no rainbow splash at power-on.' 'disable_splash=1' \
     > "$root/etc/default/raspi-firmware-custom"
+  # The initrd is made once, at the end (under qemu each run takes minutes): until then
+  # update-initramfs is diverted to a no-op.
+  chroot "$root" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs
+  printf '#!/bin/sh\nexit 0\n' > "$root/usr/sbin/update-initramfs"
+  chmod 0755 "$root/usr/sbin/update-initramfs"
 }
 
 # After the packages: the role's files, its user and units, the read-only root's needs.
 hook_customize() {
   local root=$1 role=$SH_ROLE
+  # The initrd, once; the Pi firmware's hook copies it to /boot/firmware with the kernel.
+  rm -f "$root/usr/sbin/update-initramfs"
+  chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+  chroot "$root" update-initramfs -c -k all
+
   # The role's files over the common ones; owned by root, modes as in the source tree.
   cp -r --preserve=mode,timestamps "$here/common/rootfs/." "$root/"
   cp -r --preserve=mode,timestamps "$here/roles/$role/rootfs/." "$root/"
@@ -159,6 +170,7 @@ build_rootfs() {
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt=force-confold --dpkgopt=force-confdef \
     --essential-hook="\"$self\" hook-essential \"\$1\"" \
     --customize-hook="\"$self\" hook-customize \"\$1\"" \
     bookworm "$out/rootfs" \
