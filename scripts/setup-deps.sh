@@ -9,9 +9,10 @@ set -euo pipefail
 # to decode printed QR codes independently in the tests; fontconfig and ALSA headers for
 # the Slint apps (software renderer, X11 loaded at run time) and their sound; PostgreSQL
 # 15 for headquarters (its tests start throwaway servers with initdb), and Chromium with
-# its WebDriver (and a Chinese font) to test the report and status pages in a real browser.
+# its WebDriver (and a Chinese font) to test the report and status pages in a real browser;
+# systemd-analyze to check the appliance units.
 packages=(build-essential pkg-config ca-certificates curl socat python3 python3-venv unifont zbar-tools
-  libfontconfig1-dev libasound2-dev postgresql-15 chromium chromium-driver fonts-wqy-microhei)
+  libfontconfig1-dev libasound2-dev postgresql-15 chromium chromium-driver fonts-wqy-microhei systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,3 +18,5 @@ echo "==> cargo test"
 cargo test --workspace --locked
 echo "==> the Raspberry Pi GPIO backend, built for real (off a Pi it must refuse clearly)"
 cargo test --locked -p servicehall-hardware --features rpi --lib gpio::
+echo "==> appliance units (systemd-analyze verify)"
+bash scripts/verify-units.sh
