@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use chrono::NaiveDate;
 use deadpool_postgres::Client;
 
 mod csv;
@@ -26,28 +28,130 @@ mod svg;
 mod targets;
 
 use error::ReportError;
-use filter::Filter;
-use page::escape;
+use filter::{Filter, Period};
+use page::{col_td, count_figure, count_td, escape, opt_num, pct};
+use targets::{Metric, Target, Targets};
+
+use crate::HqState;
 
 /// The report pages' routes.
 pub fn router() -> Router<crate::HqState> {
     Router::new()
-        .route("/reports", get(overview::html))
-        .route("/reports.csv", get(overview::csv))
-        .route("/reports/satisfaction", get(satisfaction::html))
-        .route("/reports/satisfaction.csv", get(satisfaction::csv))
-        .route("/reports/response", get(response::html))
-        .route("/reports/response.csv", get(response::csv))
-        .route("/reports/requests", get(requests::html))
-        .route("/reports/requests.csv", get(requests::csv))
-        .route("/reports/refunds", get(refunds::html))
-        .route("/reports/refunds.csv", get(refunds::csv))
+        .route("/reports", get(html::<overview::Overview>))
+        .route("/reports.csv", get(csv::<overview::Overview>))
+        .route(
+            "/reports/satisfaction",
+            get(html::<Figures<satisfaction::Sat>>),
+        )
+        .route(
+            "/reports/satisfaction.csv",
+            get(csv::<Figures<satisfaction::Sat>>),
+        )
+        .route("/reports/response", get(html::<Figures<response::Resp>>))
+        .route("/reports/response.csv", get(csv::<Figures<response::Resp>>))
+        .route("/reports/requests", get(html::<Figures<requests::Req>>))
+        .route("/reports/requests.csv", get(csv::<Figures<requests::Req>>))
+        .route("/reports/refunds", get(html::<refunds::RefundsReport>))
+        .route("/reports/refunds.csv", get(csv::<refunds::RefundsReport>))
         .route("/reports/targets", get(targets::list).post(targets::set))
         .route("/reports/targets.csv", get(targets::list_csv))
 }
 
 /// The query string as the handlers read it.
 type Q = Query<HashMap<String, String>>;
+
+/// Which CSV a request asks for: the figures, or (refunds) the overdue list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Summary,
+    Overdue,
+}
+
+/// What every report page has besides its own figures: the checked filter, the stored
+/// targets and the centres.
+struct Ctx {
+    filter: Filter,
+    targets: Targets,
+    centres: Vec<(String, String)>,
+}
+
+impl Ctx {
+    /// The service filter's code.
+    fn service(&self) -> Option<&'static str> {
+        self.filter.service.map(domain::ServiceType::code)
+    }
+
+    /// GB/T 9.2: the target for `metric` on `centre` and `service` over this period.
+    fn target_at(
+        &self,
+        metric: Metric,
+        centre: Option<&str>,
+        service: Option<&str>,
+    ) -> Option<&Target> {
+        self.targets
+            .applicable(metric, centre, service, self.filter.period.to)
+    }
+
+    /// The target for the whole report (`None`) or one breakdown row: a centre row has its
+    /// centre's, a service row its service's, any other row the filter's.
+    fn target<T>(&self, metric: Metric, g: Option<&Group<T>>) -> Option<&Target> {
+        let mut centre = self.filter.centre.as_deref();
+        let mut service = self.service();
+        match g.map(|g| (g.dim, g.key.as_deref())) {
+            Some((Dim::Centre, k)) => centre = k,
+            Some((Dim::Service, k)) => service = k,
+            _ => {}
+        }
+        self.target_at(metric, centre, service)
+    }
+}
+
+/// One report page: its figures, read once, then shown as HTML or CSV.
+trait Report: Sized + Send + Sync {
+    /// Checks the query's own parameters before anything is read; the CSV part asked for.
+    fn part(_q: &HashMap<String, String>) -> Result<Part, ReportError> {
+        Ok(Part::Summary)
+    }
+
+    fn load(
+        db: &Client,
+        f: &Filter,
+    ) -> impl std::future::Future<Output = Result<Self, ReportError>> + Send;
+
+    fn render(&self, ctx: &Ctx) -> String;
+
+    fn csv(&self, ctx: &Ctx, part: Part) -> Response;
+}
+
+/// A report as HTML, or as CSV when `format=csv` asks for it.
+async fn html<R: Report>(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
+    serve::<R>(&state, &q.0, false).await
+}
+
+/// A report's `….csv` route.
+async fn csv<R: Report>(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
+    serve::<R>(&state, &q.0, true).await
+}
+
+async fn serve<R: Report>(
+    state: &HqState,
+    q: &HashMap<String, String>,
+    csv_path: bool,
+) -> Result<Response, ReportError> {
+    let part = R::part(q)?;
+    let (db, filter) = begin(state, q, csv_path).await?;
+    let report = R::load(&db, &filter).await?;
+    let ctx = Ctx {
+        targets: Targets::load(&db).await?,
+        centres: centres(&db).await?,
+        filter,
+    };
+    Ok(if ctx.filter.csv {
+        report.csv(&ctx, part)
+    } else {
+        Html(report.render(&ctx)).into_response()
+    })
+}
 
 /// What every report handler starts with: a connection and the checked filter.
 async fn begin(
@@ -260,4 +364,226 @@ fn breakdowns<T>(
         out.push_str("</tbody></table>");
     }
     out
+}
+
+/// What a grouped report measures: the grouped query's figure columns (after `dim` and
+/// `key`) and how a row reads back, and the daily trend's one figure.
+trait Measure: Clone + Default + Send + Sync {
+    /// The `WITH ...` query every figure is read from; it yields `day`, `centre_id`,
+    /// `service`, `counter` and `staff_id`.
+    fn base() -> String;
+    /// The relation of `base()` to select from.
+    const FROM: &'static str = "base";
+    /// The figure columns of the grouped query.
+    fn columns() -> String;
+    /// Reads the figure columns, from column 2 on.
+    fn read(row: &tokio_postgres::Row) -> Result<Self, ReportError>;
+    /// The trend's figure column(s) of one day.
+    fn daily_columns() -> String;
+    /// Reads the trend's figure, from column 1 on.
+    fn daily(row: &tokio_postgres::Row) -> Result<Option<f64>, ReportError>;
+}
+
+/// The period's figures, whole and per breakdown, sorted.
+async fn grouped<T: Measure>(
+    db: &Client,
+    f: &Filter,
+    period: Period,
+) -> Result<Vec<Group<T>>, ReportError> {
+    let sql = format!(
+        "{}SELECT {DIM_COLUMNS}, {} FROM {} WHERE day BETWEEN $5 AND $6 {GROUPING_SETS}",
+        T::base(),
+        T::columns(),
+        T::FROM,
+    );
+    let args = f.args(period);
+    let rows = db.query(&sql, &args.refs()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Some((dim, key)) = dim_key(&r)? else {
+            continue;
+        };
+        out.push(Group {
+            dim,
+            key,
+            stats: T::read(&r)?,
+        });
+    }
+    sort_groups(&mut out);
+    Ok(out)
+}
+
+/// The trend's figure for each day of the period (`None` on days without one).
+async fn trend<T: Measure>(
+    db: &Client,
+    f: &Filter,
+    period: Period,
+) -> Result<Vec<(NaiveDate, Option<f64>)>, ReportError> {
+    let sql = format!(
+        "{}SELECT day, {} FROM {} WHERE day BETWEEN $5 AND $6 GROUP BY day",
+        T::base(),
+        T::daily_columns(),
+        T::FROM,
+    );
+    let args = f.args(period);
+    let rows = db.query(&sql, &args.refs()).await?;
+    let mut by_day = HashMap::new();
+    for r in rows {
+        let d: NaiveDate = r.try_get(0)?;
+        by_day.insert(d, T::daily(&r)?);
+    }
+    Ok(period
+        .each_day()
+        .map(|d| (d, by_day.get(&d).copied().flatten()))
+        .collect())
+}
+
+/// A report's figures: the period's groups, the previous period's total and the trend.
+struct Figures<T> {
+    groups: Vec<Group<T>>,
+    prev: T,
+    trend: Vec<(NaiveDate, Option<f64>)>,
+}
+
+impl<T: Measure> Figures<T> {
+    async fn load(db: &Client, f: &Filter) -> Result<Figures<T>, ReportError> {
+        Ok(Figures {
+            groups: grouped(db, f, f.period).await?,
+            prev: total(&grouped::<T>(db, f, f.period.previous()).await?),
+            trend: trend::<T>(db, f, f.period).await?,
+        })
+    }
+
+    /// The current period's total.
+    fn total(&self) -> T {
+        total(&self.groups)
+    }
+
+    /// Calls `line` for each CSV row: the current total (`current` true), the previous
+    /// period's total, then each breakdown row.
+    fn csv_lines(&self, period: Period, mut line: impl FnMut(CsvKey<'_, T>, &T, bool)) {
+        let cur = self.total();
+        line(CsvKey::new("current", period, None), &cur, true);
+        line(
+            CsvKey::new("previous", period.previous(), None),
+            &self.prev,
+            false,
+        );
+        for g in self.groups.iter().filter(|g| g.dim != Dim::All) {
+            line(CsvKey::new("current", period, Some(g)), &g.stats, true);
+        }
+    }
+}
+
+/// The first columns of a report's CSV row: `period`, `from`, `to`, `group`, `key`.
+struct CsvKey<'a, T> {
+    label: &'static str,
+    period: Period,
+    group: Option<&'a Group<T>>,
+}
+
+impl<'a, T> CsvKey<'a, T> {
+    fn new(label: &'static str, period: Period, group: Option<&'a Group<T>>) -> Self {
+        CsvKey {
+            label,
+            period,
+            group,
+        }
+    }
+
+    fn fields(&self) -> Vec<String> {
+        vec![
+            self.label.to_owned(),
+            page::date(self.period.from),
+            page::date(self.period.to),
+            self.group.map_or("all", |g| g.dim.code()).to_owned(),
+            csv::text(self.group.and_then(|g| g.key.as_deref()).unwrap_or("")),
+        ]
+    }
+}
+
+/// On time, late and still pending, against one deadline.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Tally {
+    pub(crate) on_time: i64,
+    pub(crate) late: i64,
+    pub(crate) pending: i64,
+}
+
+impl Tally {
+    /// The share on time among those decided (on time or late).
+    pub(crate) fn share(&self) -> Option<f64> {
+        let decided = self.on_time + self.late;
+        (decided > 0).then(|| self.on_time as f64 / decided as f64)
+    }
+
+    /// Reads on time, late and pending from three columns starting at `at`.
+    fn read(row: &tokio_postgres::Row, at: usize) -> Result<Tally, ReportError> {
+        Ok(Tally {
+            on_time: row.try_get(at)?,
+            late: row.try_get(at + 1)?,
+            pending: row.try_get(at + 2)?,
+        })
+    }
+
+    /// The share on time from two columns (on time, late) starting at `at`.
+    fn read_share(row: &tokio_postgres::Row, at: usize) -> Result<Option<f64>, ReportError> {
+        let t = Tally {
+            on_time: row.try_get(at)?,
+            late: row.try_get(at + 1)?,
+            pending: 0,
+        };
+        Ok(t.share())
+    }
+
+    /// The summary cells `{id}-on-time`, `{id}-late`, `{id}-pending`, `{id}-share`.
+    fn figure_cells(&self, id: &str) -> String {
+        format!(
+            "{}{}{}{}",
+            count_figure(&format!("{id}-on-time"), self.on_time),
+            count_figure(&format!("{id}-late"), self.late),
+            count_figure(&format!("{id}-pending"), self.pending),
+            page::figure_td(
+                &format!("{id}-share"),
+                &opt_num(self.share()),
+                &pct(self.share())
+            ),
+        )
+    }
+
+    /// The breakdown cells `on_time`, `late`, `pending`, `share`.
+    fn col_cells(&self) -> String {
+        format!(
+            "{}{}{}{}",
+            count_td("on_time", self.on_time),
+            count_td("late", self.late),
+            count_td("pending", self.pending),
+            col_td("share", &opt_num(self.share()), &pct(self.share())),
+        )
+    }
+
+    /// The CSV fields: on time, late, pending, share.
+    fn csv_fields(&self) -> [String; 4] {
+        [
+            self.on_time.to_string(),
+            self.late.to_string(),
+            self.pending.to_string(),
+            opt_num(self.share()),
+        ]
+    }
+}
+
+/// SQL counting a status column's `on_time`, `late` and `pending` rows.
+fn tally_columns(col: &str) -> String {
+    format!(
+        "count(*) FILTER (WHERE {col} = 'on_time')::int8, count(*) FILTER (WHERE {col} = 'late')::int8, \
+         count(*) FILTER (WHERE {col} = 'pending')::int8"
+    )
+}
+
+/// SQL counting a status column's `on_time` and `late` rows (for a daily share).
+fn share_columns(col: &str) -> String {
+    format!(
+        "count(*) FILTER (WHERE {col} = 'on_time')::int8, count(*) FILTER (WHERE {col} = 'late')::int8"
+    )
 }

@@ -2,32 +2,28 @@
 //! headline figure of each report, its target verdict (GB/T 9.2) and links to the full
 //! reports for that centre. Only reads; the figures come from the reports' own queries.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
+use deadpool_postgres::Client;
 
 use super::csv::{self, Csv};
 use super::error::ReportError;
 use super::filter::Filter;
-use super::page::{self, escape, num, opt_num, pct, secs};
+use super::page::{self, escape, num, opt_num};
 use super::refunds::Refunds;
 use super::requests::Req;
 use super::response::Resp;
 use super::satisfaction::Sat;
-use super::targets::{Metric, Targets, Verdict};
-use super::{Dim, Group, Q, begin};
-use crate::HqState;
+use super::targets::{Metric, Verdict};
+use super::{Ctx, Dim, Group, Part, Report, grouped};
 
-struct Report {
-    filter: Filter,
+/// Each report's figures for the period, whole and per centre.
+pub(crate) struct Overview {
     sat: Vec<Group<Sat>>,
     resp: Vec<Group<Resp>>,
     req: Vec<Group<Req>>,
     refunds: Vec<Group<Refunds>>,
-    targets: Targets,
-    centres: Vec<(String, String)>,
 }
 
 /// One centre's (or all centres') headline figures.
@@ -50,7 +46,7 @@ fn pick<T: Clone + Default>(groups: &[Group<T>], centre: Option<&str>) -> T {
         .unwrap_or_default()
 }
 
-impl Report {
+impl Overview {
     fn row(&self, centre: Option<&str>) -> Row {
         Row {
             sat: pick(&self.sat, centre),
@@ -69,78 +65,60 @@ impl Report {
             (Metric::RefundsOnTimeShare, row.refunds.share()),
         ]
     }
+}
 
-    fn verdict(
-        &self,
-        metric: Metric,
-        centre: Option<&str>,
-        measured: Option<f64>,
-    ) -> (Verdict, Option<f64>) {
-        let t = self.targets.applicable(
-            metric,
-            centre,
-            self.filter.service.map(domain::ServiceType::code),
-            self.filter.period.to,
-        );
-        (Verdict::of(metric, t, measured), t.map(|t| t.value))
-    }
+/// GB/T 9.2: a row's figure against the target for its centre (all centres: the target
+/// for every centre) and the filter's service.
+fn verdict(
+    ctx: &Ctx,
+    metric: Metric,
+    centre: Option<&str>,
+    measured: Option<f64>,
+) -> (Verdict, Option<f64>) {
+    let t = ctx.target_at(metric, centre, ctx.service());
+    (Verdict::of(metric, t, measured), t.map(|t| t.value))
+}
 
-    /// The rows in order: all centres, then each centre (the chosen one only, if any).
-    fn keys(&self) -> Vec<Option<String>> {
-        let mut keys = vec![None];
-        for (id, _) in &self.centres {
-            if self.filter.centre.as_deref().is_none_or(|c| c == id) {
-                keys.push(Some(id.clone()));
-            }
+/// The rows in order: all centres, then each centre (the chosen one only, if any).
+fn keys(ctx: &Ctx) -> Vec<Option<String>> {
+    let mut keys = vec![None];
+    for (id, _) in &ctx.centres {
+        if ctx.filter.centre.as_deref().is_none_or(|c| c == id) {
+            keys.push(Some(id.clone()));
         }
-        keys
+    }
+    keys
+}
+
+impl Report for Overview {
+    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
+        let p = f.period;
+        Ok(Overview {
+            sat: grouped(db, f, p).await?,
+            resp: grouped(db, f, p).await?,
+            req: grouped(db, f, p).await?,
+            refunds: grouped(db, f, p).await?,
+        })
+    }
+
+    fn render(&self, ctx: &Ctx) -> String {
+        render(self, ctx)
+    }
+
+    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
+        csv_of(self, ctx)
     }
 }
 
-async fn load(
-    state: &HqState,
-    q: &HashMap<String, String>,
-    csv_path: bool,
-) -> Result<Report, ReportError> {
-    let (db, filter) = begin(state, q, csv_path).await?;
-    let p = filter.period;
-    Ok(Report {
-        sat: super::satisfaction::groups(&db, &filter, p).await?,
-        resp: super::response::groups(&db, &filter, p).await?,
-        req: super::requests::groups(&db, &filter, p).await?,
-        refunds: super::refunds::groups(&db, &filter, p).await?,
-        targets: Targets::load(&db).await?,
-        centres: super::centres(&db).await?,
-        filter,
-    })
-}
-
-pub(crate) async fn html(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let r = load(&state, &q.0, false).await?;
-    if r.filter.csv {
-        return Ok(csv_of(&r));
-    }
-    Ok(Html(render(&r)).into_response())
-}
-
-pub(crate) async fn csv(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let r = load(&state, &q.0, true).await?;
-    Ok(csv_of(&r))
-}
-
-fn show(metric: Metric, v: Option<f64>) -> String {
-    match metric {
-        Metric::SatisfactionMean => page::dec2(v),
-        Metric::ResponseP90Secs | Metric::ServiceP90Secs => secs(v),
-        Metric::WithinPromiseShare | Metric::RefundsOnTimeShare => pct(v),
-    }
-}
-
-fn render(r: &Report) -> String {
-    let f = &r.filter;
-    let mut b = page::heading(1, "title", "服务质量报表", "Service quality reports");
-    b.push_str(&page::filter_form("/reports", f, &r.centres));
-    b.push_str(&page::period_line(f, &format!("/reports.csv{}", f.keep())));
+fn render(r: &Overview, ctx: &Ctx) -> String {
+    let f = &ctx.filter;
+    let mut b = page::top(
+        "/reports",
+        "服务质量报表",
+        "Service quality reports",
+        f,
+        &ctx.centres,
+    );
     b.push_str(
         "<table id=\"overview\"><thead><tr><th>服务中心<span class=\"en\">Centre</span></th>\
          <th>评价数<span class=\"en\">Ratings</span></th>\
@@ -152,12 +130,12 @@ fn render(r: &Report) -> String {
          <th>报表<span class=\"en\">Reports</span></th></tr></thead><tbody>",
     );
     const COLS: [&str; 4] = ["sat_mean", "resp_p90", "within_promise", "refunds_on_time"];
-    for key in r.keys() {
+    for key in keys(ctx) {
         let centre = key.as_deref();
         let row = r.row(centre);
         let label = match centre {
             None => "全部服务中心 All centres".to_owned(),
-            Some(c) => super::key_label(Dim::Centre, Some(c), &r.centres),
+            Some(c) => super::key_label(Dim::Centre, Some(c), &ctx.centres),
         };
         let _ = write!(
             b,
@@ -167,8 +145,8 @@ fn render(r: &Report) -> String {
             row.sat.n,
             row.sat.n
         );
-        for ((metric, v), col) in Report::figures(&row).into_iter().zip(COLS) {
-            let (verdict, target) = r.verdict(metric, centre, v);
+        for ((metric, v), col) in Overview::figures(&row).into_iter().zip(COLS) {
+            let (verdict, target) = verdict(ctx, metric, centre, v);
             let mark = match verdict {
                 Verdict::Met => " <span class=\"met\">✓ 达标</span>",
                 Verdict::NotMet => " <span class=\"notmet\">✗ 未达标</span>",
@@ -180,7 +158,7 @@ fn render(r: &Report) -> String {
                 opt_num(v),
                 target.map(num).unwrap_or_default(),
                 verdict.code(),
-                escape(&show(metric, v)),
+                escape(&v.map_or_else(|| "—".to_owned(), |v| metric.show(v))),
             );
         }
         let mut keep = vec![];
@@ -213,7 +191,7 @@ fn render(r: &Report) -> String {
     )
 }
 
-fn csv_of(r: &Report) -> Response {
+fn csv_of(r: &Overview, ctx: &Ctx) -> Response {
     let mut out = Csv::new(&[
         "centre",
         "from",
@@ -229,18 +207,18 @@ fn csv_of(r: &Report) -> Response {
         "refunds_target_met",
         "refunds_unpaid_late",
     ]);
-    for key in r.keys() {
+    for key in keys(ctx) {
         let centre = key.as_deref();
         let row = r.row(centre);
         let mut fields = vec![
             csv::text(centre.unwrap_or("*")),
-            page::date(r.filter.period.from),
-            page::date(r.filter.period.to),
+            page::date(ctx.filter.period.from),
+            page::date(ctx.filter.period.to),
             row.sat.n.to_string(),
         ];
-        for (metric, v) in Report::figures(&row) {
+        for (metric, v) in Overview::figures(&row) {
             fields.push(opt_num(v));
-            fields.push(r.verdict(metric, centre, v).0.code().to_owned());
+            fields.push(verdict(ctx, metric, centre, v).0.code().to_owned());
         }
         fields.push(row.refunds.unpaid_late.to_string());
         out.row(fields);

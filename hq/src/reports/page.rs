@@ -108,6 +108,18 @@ pub(crate) fn col_td(col: &str, value: &str, text: &str) -> String {
     )
 }
 
+/// `figure_td` for a count.
+pub(crate) fn count_figure(id: &str, n: i64) -> String {
+    let n = n.to_string();
+    figure_td(id, &n, &n)
+}
+
+/// `col_td` for a count.
+pub(crate) fn count_td(col: &str, n: i64) -> String {
+    let n = n.to_string();
+    col_td(col, &n, &n)
+}
+
 /// A bilingual heading: Chinese first, English beneath.
 pub(crate) fn heading(level: u8, id: &str, zh: &str, en: &str) -> String {
     let level = level.clamp(1, 4);
@@ -237,6 +249,21 @@ pub(crate) fn filter_form(action: &str, f: &Filter, centres: &[(String, String)]
         f.period.from,
         f.period.to
     )
+}
+
+/// The top of a report page at `path`: its title, the filter form and the period line
+/// with the CSV link.
+pub(crate) fn top(
+    path: &str,
+    zh: &str,
+    en: &str,
+    f: &Filter,
+    centres: &[(String, String)],
+) -> String {
+    let mut b = heading(1, "title", zh, en);
+    b.push_str(&filter_form(path, f, centres));
+    b.push_str(&period_line(f, &f.csv_href(path)));
+    b
 }
 
 /// The line under a report's title: the period, the previous period and the CSV link.

@@ -7,26 +7,25 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use chrono::NaiveDate;
 use deadpool_postgres::Client;
 
 use super::csv::{self, Csv};
 use super::error::ReportError;
-use super::filter::{Filter, Period};
-use super::page::{self, col_td, escape, figure_td, num, opt_num, pct, yuan};
+use super::filter::Filter;
+use super::page::{self, count_figure, count_td, escape, figure_td, opt_num, pct, yuan};
 use super::svg::{self, Bar};
-use super::targets::{self, Metric, Target, Targets, Verdict};
-use super::{DIM_COLUMNS, Dim, GROUPING_SETS, Group, Q, begin, filters, local_date};
-use crate::HqState;
+use super::targets::{self, Metric};
+use super::{
+    CsvKey, Ctx, Figures, Measure, Part, Report, Tally, filters, local_date, share_columns,
+    tally_columns,
+};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Refunds {
     pub(crate) total: i64,
-    pub(crate) on_time: i64,
-    pub(crate) late: i64,
-    pub(crate) pending: i64,
+    pub(crate) status: Tally,
     /// Late and still unpaid.
     pub(crate) unpaid_late: i64,
     pub(crate) unpaid_late_fen: i64,
@@ -35,8 +34,7 @@ pub(crate) struct Refunds {
 impl Refunds {
     /// GB/T 8.4.3: the share paid by the due date among those decided.
     pub(crate) fn share(&self) -> Option<f64> {
-        let decided = self.on_time + self.late;
-        (decided > 0).then(|| self.on_time as f64 / decided as f64)
+        self.status.share()
     }
 }
 
@@ -53,61 +51,56 @@ struct Overdue {
     days_late: i32,
 }
 
-fn base() -> String {
-    // GB/T 8.4.3: compare local dates: the day the refund was paid, in the centre's time,
-    // against the due date; today is the centre's today.
-    format!(
-        "WITH base AS (SELECT f.centre_id, r.service, t.counter, t.staff_id, f.refund_id, \
-         f.request_id, f.amount_fen, f.due_date, f.due_date AS day, {} AS paid_day, {} AS today \
-         FROM refunds f LEFT JOIN centres c ON c.centre_id = f.centre_id \
-         LEFT JOIN requests r ON r.centre_id = f.centre_id AND r.request_id = f.request_id \
-         LEFT JOIN tickets t ON t.centre_id = r.centre_id AND t.ticket_id = r.ticket_id WHERE {}), \
-         s AS (SELECT *, CASE WHEN paid_day IS NOT NULL THEN \
-         CASE WHEN paid_day <= due_date THEN 'on_time' ELSE 'late' END \
-         WHEN due_date < today THEN 'late' ELSE 'pending' END AS status FROM base) ",
-        local_date("f.paid_at"),
-        local_date("now()"),
-        filters("f.centre_id", "r.service", "t.counter", "t.staff_id"),
-    )
+impl Measure for Refunds {
+    fn base() -> String {
+        // GB/T 8.4.3: compare local dates: the day the refund was paid, in the centre's time,
+        // against the due date; today is the centre's today.
+        format!(
+            "WITH base AS (SELECT f.centre_id, r.service, t.counter, t.staff_id, f.refund_id, \
+             f.request_id, f.amount_fen, f.due_date, f.due_date AS day, {} AS paid_day, {} AS today \
+             FROM refunds f LEFT JOIN centres c ON c.centre_id = f.centre_id \
+             LEFT JOIN requests r ON r.centre_id = f.centre_id AND r.request_id = f.request_id \
+             LEFT JOIN tickets t ON t.centre_id = r.centre_id AND t.ticket_id = r.ticket_id WHERE {}), \
+             s AS (SELECT *, CASE WHEN paid_day IS NOT NULL THEN \
+             CASE WHEN paid_day <= due_date THEN 'on_time' ELSE 'late' END \
+             WHEN due_date < today THEN 'late' ELSE 'pending' END AS status FROM base) ",
+            local_date("f.paid_at"),
+            local_date("now()"),
+            filters("f.centre_id", "r.service", "t.counter", "t.staff_id"),
+        )
+    }
+
+    const FROM: &'static str = "s";
+
+    fn columns() -> String {
+        format!(
+            "count(*)::int8, {}, \
+             count(*) FILTER (WHERE status = 'late' AND paid_day IS NULL)::int8, \
+             COALESCE(sum(amount_fen) FILTER (WHERE status = 'late' AND paid_day IS NULL), 0)::int8",
+            tally_columns("status")
+        )
+    }
+
+    fn read(r: &tokio_postgres::Row) -> Result<Refunds, ReportError> {
+        Ok(Refunds {
+            total: r.try_get(2)?,
+            status: Tally::read(r, 3)?,
+            unpaid_late: r.try_get(6)?,
+            unpaid_late_fen: r.try_get(7)?,
+        })
+    }
+
+    /// The on-time share of the refunds due on the day.
+    fn daily_columns() -> String {
+        share_columns("status")
+    }
+
+    fn daily(r: &tokio_postgres::Row) -> Result<Option<f64>, ReportError> {
+        Tally::read_share(r, 1)
+    }
 }
 
-pub(crate) async fn groups(
-    db: &Client,
-    f: &Filter,
-    period: Period,
-) -> Result<Vec<Group<Refunds>>, ReportError> {
-    let sql = format!(
-        "{}SELECT {DIM_COLUMNS}, count(*)::int8, \
-         count(*) FILTER (WHERE status = 'on_time')::int8, count(*) FILTER (WHERE status = 'late')::int8, \
-         count(*) FILTER (WHERE status = 'pending')::int8, \
-         count(*) FILTER (WHERE status = 'late' AND paid_day IS NULL)::int8, \
-         COALESCE(sum(amount_fen) FILTER (WHERE status = 'late' AND paid_day IS NULL), 0)::int8 \
-         FROM s WHERE day BETWEEN $5 AND $6 {GROUPING_SETS}",
-        base()
-    );
-    let args = f.args(period);
-    let rows = db.query(&sql, &args.refs()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let Some((dim, key)) = super::dim_key(&r)? else {
-            continue;
-        };
-        out.push(Group {
-            dim,
-            key,
-            stats: Refunds {
-                total: r.try_get(2)?,
-                on_time: r.try_get(3)?,
-                late: r.try_get(4)?,
-                pending: r.try_get(5)?,
-                unpaid_late: r.try_get(6)?,
-                unpaid_late_fen: r.try_get(7)?,
-            },
-        });
-    }
-    super::sort_groups(&mut out);
-    Ok(out)
-}
+const METRIC: Metric = Metric::RefundsOnTimeShare;
 
 /// The overdue list: refunds late in the period, and refunds due before it that are still
 /// unpaid (an unpaid overdue refund never drops off the list). At most 1000 rows.
@@ -117,7 +110,7 @@ async fn overdue(db: &Client, f: &Filter) -> Result<Vec<Overdue>, ReportError> {
          (COALESCE(paid_day, today) - due_date)::int4 \
          FROM s WHERE status = 'late' AND (day BETWEEN $5 AND $6 OR (paid_day IS NULL AND day < $5)) \
          ORDER BY paid_day IS NOT NULL, due_date, centre_id, refund_id LIMIT 1000",
-        base()
+        Refunds::base()
     );
     let args = f.args(f.period);
     let rows = db.query(&sql, &args.refs()).await?;
@@ -137,115 +130,41 @@ async fn overdue(db: &Client, f: &Filter) -> Result<Vec<Overdue>, ReportError> {
     Ok(out)
 }
 
-/// The on-time share of the refunds due on each day.
-async fn trend(
-    db: &Client,
-    f: &Filter,
-    period: Period,
-) -> Result<Vec<(NaiveDate, Option<f64>)>, ReportError> {
-    let sql = format!(
-        "{}SELECT day, count(*) FILTER (WHERE status = 'on_time')::int8, \
-         count(*) FILTER (WHERE status = 'late')::int8 FROM s \
-         WHERE day BETWEEN $5 AND $6 GROUP BY day",
-        base()
-    );
-    let args = f.args(period);
-    let rows = db.query(&sql, &args.refs()).await?;
-    let mut by_day = HashMap::new();
-    for r in rows {
-        let d: NaiveDate = r.try_get(0)?;
-        let s = Refunds {
-            on_time: r.try_get(1)?,
-            late: r.try_get(2)?,
-            ..Refunds::default()
-        };
-        by_day.insert(d, s.share());
-    }
-    Ok(period
-        .each_day()
-        .map(|d| (d, by_day.get(&d).copied().flatten()))
-        .collect())
-}
-
-struct Report {
-    filter: Filter,
-    groups: Vec<Group<Refunds>>,
-    prev: Refunds,
+/// The refunds report: the figures and the overdue list.
+pub(crate) struct RefundsReport {
+    figures: Figures<Refunds>,
     overdue: Vec<Overdue>,
-    trend: Vec<(NaiveDate, Option<f64>)>,
-    targets: Targets,
-    centres: Vec<(String, String)>,
 }
 
-impl Report {
-    fn target(&self, g: Option<&Group<Refunds>>) -> Option<&Target> {
-        let mut centre = self.filter.centre.as_deref();
-        let mut service = self.filter.service.map(domain::ServiceType::code);
-        match g.map(|g| (g.dim, g.key.as_deref())) {
-            Some((Dim::Centre, k)) => centre = k,
-            Some((Dim::Service, k)) => service = k,
-            _ => {}
+impl Report for RefundsReport {
+    fn part(q: &HashMap<String, String>) -> Result<Part, ReportError> {
+        part(q)
+    }
+
+    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
+        Ok(RefundsReport {
+            figures: Figures::load(db, f).await?,
+            overdue: overdue(db, f).await?,
+        })
+    }
+
+    fn render(&self, ctx: &Ctx) -> String {
+        render(self, ctx)
+    }
+
+    fn csv(&self, ctx: &Ctx, part: Part) -> Response {
+        match part {
+            Part::Summary => csv_of(&self.figures, ctx),
+            Part::Overdue => overdue_csv_of(&self.overdue),
         }
-        self.targets.applicable(
-            Metric::RefundsOnTimeShare,
-            centre,
-            service,
-            self.filter.period.to,
-        )
     }
-}
-
-async fn load(
-    state: &HqState,
-    q: &HashMap<String, String>,
-    csv_path: bool,
-) -> Result<Report, ReportError> {
-    let (db, filter) = begin(state, q, csv_path).await?;
-    let prev = super::total(&groups(&db, &filter, filter.period.previous()).await?);
-    let groups = groups(&db, &filter, filter.period).await?;
-    let overdue = overdue(&db, &filter).await?;
-    let trend = trend(&db, &filter, filter.period).await?;
-    let targets = Targets::load(&db).await?;
-    let centres = super::centres(&db).await?;
-    Ok(Report {
-        filter,
-        groups,
-        prev,
-        overdue,
-        trend,
-        targets,
-        centres,
-    })
-}
-
-pub(crate) async fn html(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let overdue_csv = part_is_overdue(&q.0)?;
-    let r = load(&state, &q.0, false).await?;
-    if r.filter.csv {
-        return Ok(if overdue_csv {
-            overdue_csv_of(&r)
-        } else {
-            csv_of(&r)
-        });
-    }
-    Ok(Html(render(&r)).into_response())
-}
-
-pub(crate) async fn csv(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let overdue_csv = part_is_overdue(&q.0)?;
-    let r = load(&state, &q.0, true).await?;
-    Ok(if overdue_csv {
-        overdue_csv_of(&r)
-    } else {
-        csv_of(&r)
-    })
 }
 
 /// `part=overdue` asks the CSV for the overdue list instead of the figures.
-fn part_is_overdue(q: &HashMap<String, String>) -> Result<bool, ReportError> {
+fn part(q: &HashMap<String, String>) -> Result<Part, ReportError> {
     match q.get("part").map(|s| s.trim()) {
-        None | Some("") | Some("summary") => Ok(false),
-        Some("overdue") => Ok(true),
+        None | Some("") | Some("summary") => Ok(Part::Summary),
+        Some("overdue") => Ok(Part::Overdue),
         Some(other) => Err(ReportError::bad(
             format!("未知的导出部分“{other}”：请用 summary 或 overdue。"),
             format!("Unknown part “{other}”: use summary or overdue."),
@@ -253,45 +172,34 @@ fn part_is_overdue(q: &HashMap<String, String>) -> Result<bool, ReportError> {
     }
 }
 
-fn render(r: &Report) -> String {
-    let f = &r.filter;
-    let cur = super::total(&r.groups);
-    let target = r.target(None);
-    let mut b = page::heading(
-        1,
-        "title",
+fn render(r: &RefundsReport, ctx: &Ctx) -> String {
+    let f = &ctx.filter;
+    let fig = &r.figures;
+    let cur = fig.total();
+    let target = ctx.target::<Refunds>(METRIC, None);
+    let mut b = page::top(
+        "/reports/refunds",
         "退款时效（5 个工作日内）",
         "Refunds paid within 5 working days (GB/T 8.4.3)",
+        f,
+        &ctx.centres,
     );
-    b.push_str(&page::filter_form("/reports/refunds", f, &r.centres));
-    b.push_str(&page::period_line(f, &f.csv_href("/reports/refunds")));
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
     let _ = write!(
         b,
         "<table id=\"ref-summary\"><thead><tr><th>本期到期<span class=\"en\">Due in the period</span></th>\
          <th>按时退款<span class=\"en\">Paid on time</span></th><th>逾期<span class=\"en\">Late</span></th>\
          <th>未到期<span class=\"en\">Not yet due</span></th><th>按时率<span class=\"en\">Share on time</span></th>\
-         <th>上一期按时率<span class=\"en\">Previous period</span></th>{}</tr></thead><tbody><tr>{}{}{}{}{}{}{}</tr></tbody></table>",
+         <th>上一期按时率<span class=\"en\">Previous period</span></th>{}</tr></thead><tbody><tr>{}{}{}{}</tr></tbody></table>",
         targets::HEAD,
-        figure_td("ref-total", &cur.total.to_string(), &cur.total.to_string()),
-        figure_td(
-            "ref-on-time",
-            &cur.on_time.to_string(),
-            &cur.on_time.to_string()
-        ),
-        figure_td("ref-late", &cur.late.to_string(), &cur.late.to_string()),
-        figure_td(
-            "ref-pending",
-            &cur.pending.to_string(),
-            &cur.pending.to_string()
-        ),
-        figure_td("ref-share", &opt_num(cur.share()), &pct(cur.share())),
+        count_figure("ref-total", cur.total),
+        cur.status.figure_cells("ref"),
         figure_td(
             "ref-prev-share",
-            &opt_num(r.prev.share()),
-            &pct(r.prev.share())
+            &opt_num(fig.prev.share()),
+            &pct(fig.prev.share())
         ),
-        targets::cells("ref-share", Metric::RefundsOnTimeShare, target, cur.share()),
+        targets::cells("ref-share", METRIC, target, cur.share()),
     );
     let _ = write!(
         b,
@@ -311,9 +219,9 @@ fn render(r: &Report) -> String {
     );
     b.push_str("<div class=\"charts\">");
     let bars = [
-        ("按时 on time", cur.on_time),
-        ("逾期 late", cur.late),
-        ("未到期 pending", cur.pending),
+        ("按时 on time", cur.status.on_time),
+        ("逾期 late", cur.status.late),
+        ("未到期 pending", cur.status.pending),
     ]
     .map(|(label, v)| Bar {
         label: label.to_owned(),
@@ -332,9 +240,9 @@ fn render(r: &Report) -> String {
         "chart-ref-trend",
         "按到期日的按时退款率",
         "Share paid on time by due date",
-        &r.trend,
+        &fig.trend,
         Some(1.0),
-        target.map(|t| (t.value, pct(Some(t.value)))),
+        targets::mark(METRIC, target),
     ));
     b.push_str("</div>");
 
@@ -400,30 +308,23 @@ fn render(r: &Report) -> String {
                 <th>是否达标<span class=\"en\">Met?</span></th>";
     b.push_str(&super::breakdowns(
         "ref",
-        &r.groups,
-        &r.centres,
+        &fig.groups,
+        &ctx.centres,
         head,
         |g| {
             let s = &g.stats;
-            let t = r.target(Some(g));
-            let v = Verdict::of(Metric::RefundsOnTimeShare, t, s.share());
             format!(
-                "{}{}{}{}{}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
-                col_td("n", &s.total.to_string(), &s.total.to_string()),
-                col_td("on_time", &s.on_time.to_string(), &s.on_time.to_string()),
-                col_td("late", &s.late.to_string(), &s.late.to_string()),
-                col_td("pending", &s.pending.to_string(), &s.pending.to_string()),
-                col_td("share", &opt_num(s.share()), &pct(s.share())),
-                t.map(|t| num(t.value)).unwrap_or_default(),
-                t.map_or_else(|| "—".to_owned(), |t| pct(Some(t.value))),
-                targets::met_td(v),
+                "{}{}{}",
+                count_td("n", s.total),
+                s.status.col_cells(),
+                targets::row_cells(METRIC, ctx.target(METRIC, Some(g)), s.share()),
             )
         },
     ));
     page::shell("退款时效", "Refunds", "/reports/refunds", &f.keep(), &b)
 }
 
-fn csv_of(r: &Report) -> Response {
+fn csv_of(r: &Figures<Refunds>, ctx: &Ctx) -> Response {
     let mut out = Csv::new(&[
         "period",
         "from",
@@ -440,45 +341,23 @@ fn csv_of(r: &Report) -> Response {
         "target",
         "target_met",
     ]);
-    let period = r.filter.period;
-    let mut line =
-        |label: &str, p: Period, g: Option<&Group<Refunds>>, s: &Refunds, with_target: bool| {
-            let mut fields = vec![
-                label.to_owned(),
-                page::date(p.from),
-                page::date(p.to),
-                g.map_or("all", |g| g.dim.code()).to_owned(),
-                csv::text(g.and_then(|g| g.key.as_deref()).unwrap_or("")),
-                s.total.to_string(),
-                s.on_time.to_string(),
-                s.late.to_string(),
-                s.pending.to_string(),
-                opt_num(s.share()),
-                s.unpaid_late.to_string(),
-                s.unpaid_late_fen.to_string(),
-            ];
-            match r.target(g).filter(|_| with_target) {
-                Some(t) => {
-                    fields.push(num(t.value));
-                    fields.push(
-                        Verdict::of(Metric::RefundsOnTimeShare, Some(t), s.share())
-                            .code()
-                            .to_owned(),
-                    );
-                }
-                None => fields.extend([String::new(), String::new()]),
-            }
-            out.row(fields);
+    r.csv_lines(ctx.filter.period, |key: CsvKey<'_, Refunds>, s, current| {
+        let mut fields = key.fields();
+        fields.push(s.total.to_string());
+        fields.extend(s.status.csv_fields());
+        fields.extend([s.unpaid_late.to_string(), s.unpaid_late_fen.to_string()]);
+        let t = if current {
+            ctx.target(METRIC, key.group)
+        } else {
+            None
         };
-    line("current", period, None, &super::total(&r.groups), true);
-    line("previous", period.previous(), None, &r.prev, false);
-    for g in r.groups.iter().filter(|g| g.dim != Dim::All) {
-        line("current", period, Some(g), &g.stats, true);
-    }
+        fields.extend(targets::csv_fields(METRIC, t, s.share()));
+        out.row(fields);
+    });
     out.response("refunds.csv")
 }
 
-fn overdue_csv_of(r: &Report) -> Response {
+fn overdue_csv_of(overdue: &[Overdue]) -> Response {
     let mut out = Csv::new(&[
         "centre",
         "refund_id",
@@ -489,7 +368,7 @@ fn overdue_csv_of(r: &Report) -> Response {
         "paid_date",
         "days_late",
     ]);
-    for o in &r.overdue {
+    for o in overdue {
         out.row([
             csv::text(&o.centre),
             o.refund_id.to_string(),

@@ -4,20 +4,17 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
-use axum::response::{Html, IntoResponse, Response};
-use chrono::NaiveDate;
+use axum::response::Response;
 use deadpool_postgres::Client;
 
-use super::csv::{self, Csv};
+use super::csv::Csv;
 use super::error::ReportError;
-use super::filter::{Filter, Period};
-use super::page::{self, col_td, dec2, figure_td, num, opt_num};
+use super::filter::Filter;
+use super::page::{self, col_td, count_figure, count_td, dec2, figure_td, num, opt_num};
 use super::stats::{Interval, mean_ci};
 use super::svg::{self, Bar};
-use super::targets::{self, Metric, Targets, Verdict};
-use super::{DIM_COLUMNS, Dim, GROUPING_SETS, Group, Q, begin, filters, local_date};
-use crate::HqState;
+use super::targets::{self, Metric};
+use super::{CsvKey, Ctx, Figures, Measure, Part, Report, filters, local_date};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sat {
@@ -34,172 +31,75 @@ impl Sat {
     }
 }
 
-fn base() -> String {
-    format!(
-        "WITH base AS (SELECT r.centre_id, r.service, r.counter, r.staff_id, r.score, {} AS day \
-         FROM ratings r LEFT JOIN centres c ON c.centre_id = r.centre_id WHERE {} AND {}) ",
-        local_date("r.at"),
-        filters("r.centre_id", "r.service", "r.counter", "r.staff_id"),
-        super::around_period("r.at"),
-    )
-}
+impl Measure for Sat {
+    fn base() -> String {
+        format!(
+            "WITH base AS (SELECT r.centre_id, r.service, r.counter, r.staff_id, r.score, {} AS day \
+             FROM ratings r LEFT JOIN centres c ON c.centre_id = r.centre_id WHERE {} AND {}) ",
+            local_date("r.at"),
+            filters("r.centre_id", "r.service", "r.counter", "r.staff_id"),
+            super::around_period("r.at"),
+        )
+    }
 
-/// The period's figures, whole and per breakdown.
-pub(crate) async fn groups(
-    db: &Client,
-    f: &Filter,
-    period: Period,
-) -> Result<Vec<Group<Sat>>, ReportError> {
-    let sql = format!(
-        "{}SELECT {DIM_COLUMNS}, count(*)::int8, avg(score)::float8, stddev_samp(score)::float8, \
+    fn columns() -> String {
+        "count(*)::int8, avg(score)::float8, stddev_samp(score)::float8, \
          count(*) FILTER (WHERE score = 1)::int8, count(*) FILTER (WHERE score = 2)::int8, \
          count(*) FILTER (WHERE score = 3)::int8, count(*) FILTER (WHERE score = 4)::int8, \
-         count(*) FILTER (WHERE score = 5)::int8 \
-         FROM base WHERE day BETWEEN $5 AND $6 {GROUPING_SETS}",
-        base()
-    );
-    let args = f.args(period);
-    let rows = db.query(&sql, &args.refs()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let Some((dim, key)) = super::dim_key(&r)? else {
-            continue;
-        };
-        out.push(Group {
-            dim,
-            key,
-            stats: Sat {
-                n: r.try_get(2)?,
-                mean: r.try_get(3)?,
-                sd: r.try_get(4)?,
-                dist: [
-                    r.try_get(5)?,
-                    r.try_get(6)?,
-                    r.try_get(7)?,
-                    r.try_get(8)?,
-                    r.try_get(9)?,
-                ],
-            },
-        });
-    }
-    super::sort_groups(&mut out);
-    Ok(out)
-}
-
-/// The mean score of each day of the period.
-async fn trend(
-    db: &Client,
-    f: &Filter,
-    period: Period,
-) -> Result<Vec<(NaiveDate, Option<f64>)>, ReportError> {
-    let sql = format!(
-        "{}SELECT day, avg(score)::float8 FROM base WHERE day BETWEEN $5 AND $6 GROUP BY day",
-        base()
-    );
-    let args = f.args(period);
-    let rows = db.query(&sql, &args.refs()).await?;
-    let mut by_day = std::collections::HashMap::new();
-    for r in rows {
-        let d: NaiveDate = r.try_get(0)?;
-        let v: Option<f64> = r.try_get(1)?;
-        by_day.insert(d, v);
-    }
-    Ok(period
-        .each_day()
-        .map(|d| (d, by_day.get(&d).copied().flatten()))
-        .collect())
-}
-
-struct Report {
-    filter: Filter,
-    groups: Vec<Group<Sat>>,
-    prev: Sat,
-    trend: Vec<(NaiveDate, Option<f64>)>,
-    targets: Targets,
-    centres: Vec<(String, String)>,
-}
-
-impl Report {
-    fn target(&self, centre: Option<&str>, service: Option<&str>) -> Option<&targets::Target> {
-        self.targets.applicable(
-            Metric::SatisfactionMean,
-            centre,
-            service,
-            self.filter.period.to,
-        )
+         count(*) FILTER (WHERE score = 5)::int8"
+            .to_owned()
     }
 
-    fn headline_target(&self) -> Option<&targets::Target> {
-        self.target(
-            self.filter.centre.as_deref(),
-            self.filter.service.map(domain::ServiceType::code),
-        )
+    fn read(r: &tokio_postgres::Row) -> Result<Sat, ReportError> {
+        Ok(Sat {
+            n: r.try_get(2)?,
+            mean: r.try_get(3)?,
+            sd: r.try_get(4)?,
+            dist: [
+                r.try_get(5)?,
+                r.try_get(6)?,
+                r.try_get(7)?,
+                r.try_get(8)?,
+                r.try_get(9)?,
+            ],
+        })
     }
 
-    /// The target for a breakdown row (centre and service rows have their own).
-    fn row_target(&self, g: &Group<Sat>) -> Option<&targets::Target> {
-        let centre = self.filter.centre.as_deref();
-        let service = self.filter.service.map(domain::ServiceType::code);
-        match g.dim {
-            Dim::Centre => self.target(g.key.as_deref(), service),
-            Dim::Service => self.target(centre, g.key.as_deref()),
-            _ => self.target(centre, service),
-        }
+    /// The mean score of the day.
+    fn daily_columns() -> String {
+        "avg(score)::float8".to_owned()
+    }
+
+    fn daily(r: &tokio_postgres::Row) -> Result<Option<f64>, ReportError> {
+        Ok(r.try_get(1)?)
     }
 }
 
-async fn load(
-    state: &HqState,
-    q: &std::collections::HashMap<String, String>,
-    csv_path: bool,
-) -> Result<Report, ReportError> {
-    let (db, filter) = begin(state, q, csv_path).await?;
-    let groups = groups(&db, &filter, filter.period).await?;
-    let prev = super::total(&groups_total(&db, &filter).await?);
-    let trend = trend(&db, &filter, filter.period).await?;
-    let targets = Targets::load(&db).await?;
-    let centres = super::centres(&db).await?;
-    Ok(Report {
-        filter,
-        groups,
-        prev,
-        trend,
-        targets,
-        centres,
-    })
-}
+const METRIC: Metric = Metric::SatisfactionMean;
 
-/// The previous period's groups (only its total is shown).
-async fn groups_total(db: &Client, f: &Filter) -> Result<Vec<Group<Sat>>, ReportError> {
-    groups(db, f, f.period.previous()).await
-}
-
-pub(crate) async fn html(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let r = load(&state, &q.0, false).await?;
-    if r.filter.csv {
-        return Ok(csv_of(&r));
+impl Report for Figures<Sat> {
+    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
+        Figures::load(db, f).await
     }
-    Ok(Html(render(&r)).into_response())
-}
 
-pub(crate) async fn csv(State(state): State<HqState>, q: Q) -> Result<Response, ReportError> {
-    let r = load(&state, &q.0, true).await?;
-    Ok(csv_of(&r))
+    fn render(&self, ctx: &Ctx) -> String {
+        render(self, ctx)
+    }
+
+    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
+        csv_of(self, ctx)
+    }
 }
 
 fn ci_cells(id: &str, s: &Sat) -> String {
     match s.ci() {
         Some(ci) => format!(
             "{}{}",
-            figure_td(
-                &format!("{id}-ci-low"),
-                &num(ci.low),
-                &format!("{:.2}", ci.low)
-            ),
+            figure_td(&format!("{id}-ci-low"), &num(ci.low), &dec2(Some(ci.low))),
             figure_td(
                 &format!("{id}-ci-high"),
                 &num(ci.high),
-                &format!("{:.2}", ci.high)
+                &dec2(Some(ci.high))
             ),
         ),
         None => format!(
@@ -209,18 +109,17 @@ fn ci_cells(id: &str, s: &Sat) -> String {
     }
 }
 
-fn render(r: &Report) -> String {
-    let f = &r.filter;
-    let cur = super::total(&r.groups);
-    let target = r.headline_target();
-    let mut b = page::heading(
-        1,
-        "title",
+fn render(r: &Figures<Sat>, ctx: &Ctx) -> String {
+    let f = &ctx.filter;
+    let cur = r.total();
+    let target = ctx.target::<Sat>(METRIC, None);
+    let mut b = page::top(
+        "/reports/satisfaction",
         "客户满意度",
         "Customer satisfaction (GB/T 9.1.3)",
+        f,
+        &ctx.centres,
     );
-    b.push_str(&page::filter_form("/reports/satisfaction", f, &r.centres));
-    b.push_str(&page::period_line(f, &f.csv_href("/reports/satisfaction")));
 
     // The headline: this period, the previous one, the target.
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
@@ -232,11 +131,11 @@ fn render(r: &Report) -> String {
          <tr><th scope=\"row\">本期<span class=\"en\">This period</span></th>{}{}{}{}</tr>\
          <tr><th scope=\"row\">上一期<span class=\"en\">Previous period</span></th>{}{}{}<td></td><td></td></tr></tbody></table>",
         targets::HEAD,
-        figure_td("sat-n", &cur.n.to_string(), &cur.n.to_string()),
+        count_figure("sat-n", cur.n),
         figure_td("sat-mean", &opt_num(cur.mean), &dec2(cur.mean)),
         ci_cells("sat", &cur),
-        targets::cells("sat-mean", Metric::SatisfactionMean, target, cur.mean),
-        figure_td("sat-prev-n", &r.prev.n.to_string(), &r.prev.n.to_string()),
+        targets::cells("sat-mean", METRIC, target, cur.mean),
+        count_figure("sat-prev-n", r.prev.n),
         figure_td("sat-prev-mean", &opt_num(r.prev.mean), &dec2(r.prev.mean)),
         ci_cells("sat-prev", &r.prev),
     );
@@ -283,11 +182,7 @@ fn render(r: &Report) -> String {
         let _ = write!(
             b,
             "<tr><th scope=\"row\">{score}</th>{}{}</tr>",
-            figure_td(
-                &format!("sat-dist-{score}"),
-                &count.to_string(),
-                &count.to_string()
-            ),
+            count_figure(&format!("sat-dist-{score}"), *count),
             figure_td(
                 &format!("sat-share-{score}"),
                 &opt_num(share),
@@ -315,7 +210,7 @@ fn render(r: &Report) -> String {
         "Daily mean score",
         &r.trend,
         Some(5.0),
-        target.map(|t| (t.value, format!("{:.2}", t.value))),
+        targets::mark(METRIC, target),
     ));
     b.push_str("</div>");
 
@@ -326,7 +221,7 @@ fn render(r: &Report) -> String {
          <th>95% 置信区间<span class=\"en\">95% CI</span></th>{}",
         targets::HEAD
     );
-    b.push_str(&super::breakdowns("sat", &r.groups, &r.centres, &head, |g| {
+    b.push_str(&super::breakdowns("sat", &r.groups, &ctx.centres, &head, |g| {
         let s = &g.stats;
         let ci = match s.ci() {
             Some(ci) => format!(
@@ -338,15 +233,11 @@ fn render(r: &Report) -> String {
             ),
             None => "<td class=\"muted\" data-col=\"ci\" data-low=\"\" data-high=\"\">评价不足 Not enough ratings</td>".to_owned(),
         };
-        let t = r.row_target(g);
-        let v = Verdict::of(Metric::SatisfactionMean, t, s.mean);
         format!(
-            "{}{}{ci}<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
-            col_td("n", &s.n.to_string(), &s.n.to_string()),
+            "{}{}{ci}{}",
+            count_td("n", s.n),
             col_td("mean", &opt_num(s.mean), &dec2(s.mean)),
-            t.map(|t| num(t.value)).unwrap_or_default(),
-            t.map_or_else(|| "—".to_owned(), |t| format!("{:.2}", t.value)),
-            targets::met_td(v),
+            targets::row_cells(METRIC, ctx.target(METRIC, Some(g)), s.mean),
         )
     }));
     page::shell(
@@ -358,7 +249,7 @@ fn render(r: &Report) -> String {
     )
 }
 
-fn csv_of(r: &Report) -> Response {
+fn csv_of(r: &Figures<Sat>, ctx: &Ctx) -> Response {
     let mut out = Csv::new(&[
         "period",
         "from",
@@ -380,77 +271,36 @@ fn csv_of(r: &Report) -> Response {
         "diff_vs_previous",
         "ci_overlap_previous",
     ]);
-    let cur = super::total(&r.groups);
-    let period = r.filter.period;
-    let prev_period = period.previous();
+    let cur = r.total();
     let diff = cur.mean.zip(r.prev.mean).map(|(a, p)| a - p);
     let overlap = cur
         .ci()
         .zip(r.prev.ci())
         .map(|(a, p)| if a.overlaps(&p) { "true" } else { "false" });
-    let mut line = |label: &str,
-                    p: Period,
-                    dim: Dim,
-                    key: Option<&str>,
-                    s: &Sat,
-                    target: Option<&targets::Target>,
-                    extra: [String; 2]| {
+    r.csv_lines(ctx.filter.period, |key: CsvKey<'_, Sat>, s, current| {
         let ci = s.ci();
-        let mut fields = vec![
-            label.to_owned(),
-            page::date(p.from),
-            page::date(p.to),
-            dim.code().to_owned(),
-            csv::text(key.unwrap_or("")),
+        let mut fields = key.fields();
+        fields.extend([
             s.n.to_string(),
             opt_num(s.mean),
             opt_num(s.sd),
             opt_num(ci.map(|c| c.low)),
             opt_num(ci.map(|c| c.high)),
-        ];
+        ]);
         fields.extend(s.dist.iter().map(i64::to_string));
-        match target {
-            Some(t) => {
-                fields.push(num(t.value));
-                fields.push(
-                    Verdict::of(Metric::SatisfactionMean, Some(t), s.mean)
-                        .code()
-                        .to_owned(),
-                );
-            }
-            None => fields.extend([String::new(), String::new()]),
+        let target = if current {
+            ctx.target(METRIC, key.group)
+        } else {
+            None
+        };
+        fields.extend(targets::csv_fields(METRIC, target, s.mean));
+        // The comparison with the previous period, on the current total's row only.
+        if current && key.group.is_none() {
+            fields.extend([opt_num(diff), overlap.unwrap_or("").to_owned()]);
+        } else {
+            fields.extend([String::new(), String::new()]);
         }
-        fields.extend(extra);
         out.row(fields);
-    };
-    line(
-        "current",
-        period,
-        Dim::All,
-        None,
-        &cur,
-        r.headline_target(),
-        [opt_num(diff), overlap.unwrap_or("").to_owned()],
-    );
-    line(
-        "previous",
-        prev_period,
-        Dim::All,
-        None,
-        &r.prev,
-        None,
-        [String::new(), String::new()],
-    );
-    for g in r.groups.iter().filter(|g| g.dim != Dim::All) {
-        line(
-            "current",
-            period,
-            g.dim,
-            g.key.as_deref(),
-            &g.stats,
-            r.row_target(g),
-            [String::new(), String::new()],
-        );
-    }
+    });
     out.response("satisfaction.csv")
 }

@@ -240,6 +240,37 @@ pub(crate) fn met_td(v: Verdict) -> String {
     )
 }
 
+/// A breakdown row's target and verdict cells: `data-col="target"` (the target's value,
+/// shown as the metric is) and `data-col="met"`.
+pub(crate) fn row_cells(metric: Metric, target: Option<&Target>, measured: Option<f64>) -> String {
+    format!(
+        "<td class=\"fig\" data-col=\"target\" data-value=\"{}\">{}</td>{}",
+        target.map(|t| page::num(t.value)).unwrap_or_default(),
+        target.map_or_else(|| "—".to_owned(), |t| metric.show(t.value)),
+        met_td(Verdict::of(metric, target, measured)),
+    )
+}
+
+/// The CSV fields `target` and `target_met` (both empty without a target).
+pub(crate) fn csv_fields(
+    metric: Metric,
+    target: Option<&Target>,
+    measured: Option<f64>,
+) -> [String; 2] {
+    match target {
+        Some(t) => [
+            page::num(t.value),
+            Verdict::of(metric, Some(t), measured).code().to_owned(),
+        ],
+        None => [String::new(), String::new()],
+    }
+}
+
+/// A chart's target line: the value and how it reads.
+pub(crate) fn mark(metric: Metric, target: Option<&Target>) -> Option<(f64, String)> {
+    target.map(|t| (t.value, metric.show(t.value)))
+}
+
 /// The two cells beside a measured figure: `{id}-target` and `{id}-target-met`.
 pub(crate) fn cells(
     id: &str,
