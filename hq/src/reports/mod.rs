@@ -27,6 +27,7 @@ mod stats;
 mod svg;
 mod targets;
 
+use csv::Csv;
 use error::ReportError;
 use filter::{Filter, Period};
 use page::{col_td, count_figure, count_td, escape, opt_num, pct};
@@ -106,8 +107,19 @@ impl Ctx {
     }
 }
 
+/// A report page's path, its title and its short name in the navigation.
+struct PageInfo {
+    path: &'static str,
+    title_zh: &'static str,
+    title_en: &'static str,
+    nav_zh: &'static str,
+    nav_en: &'static str,
+}
+
 /// One report page: its figures, read once, then shown as HTML or CSV.
 trait Report: Sized + Send + Sync {
+    const PAGE: PageInfo;
+
     /// Checks the query's own parameters before anything is read; the CSV part asked for.
     fn part(_q: &HashMap<String, String>) -> Result<Part, ReportError> {
         Ok(Part::Summary)
@@ -118,9 +130,35 @@ trait Report: Sized + Send + Sync {
         f: &Filter,
     ) -> impl std::future::Future<Output = Result<Self, ReportError>> + Send;
 
+    /// The page's body below the title, the filter form and the period line.
     fn render(&self, ctx: &Ctx) -> String;
 
     fn csv(&self, ctx: &Ctx, part: Part) -> Response;
+}
+
+/// A report made of `Figures` only: how they show as HTML and CSV.
+trait FiguresPage: Measure {
+    const PAGE: PageInfo;
+
+    fn render(r: &Figures<Self>, ctx: &Ctx) -> String;
+
+    fn csv(r: &Figures<Self>, ctx: &Ctx) -> Response;
+}
+
+impl<T: FiguresPage> Report for Figures<T> {
+    const PAGE: PageInfo = T::PAGE;
+
+    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
+        Figures::load(db, f).await
+    }
+
+    fn render(&self, ctx: &Ctx) -> String {
+        T::render(self, ctx)
+    }
+
+    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
+        T::csv(self, ctx)
+    }
 }
 
 /// A report as HTML, or as CSV when `format=csv` asks for it.
@@ -146,11 +184,14 @@ async fn serve<R: Report>(
         centres: centres(&db).await?,
         filter,
     };
-    Ok(if ctx.filter.csv {
-        report.csv(&ctx, part)
-    } else {
-        Html(report.render(&ctx)).into_response()
-    })
+    if ctx.filter.csv {
+        return Ok(report.csv(&ctx, part));
+    }
+    let p = R::PAGE;
+    let mut body = page::top(p.path, p.title_zh, p.title_en, &ctx.filter, &ctx.centres);
+    body.push_str(&report.render(&ctx));
+    let keep = ctx.filter.keep();
+    Ok(Html(page::shell(p.nav_zh, p.nav_en, p.path, &keep, &body)).into_response())
 }
 
 /// What every report handler starts with: a connection and the checked filter.
@@ -473,6 +514,11 @@ impl<T: Measure> Figures<T> {
             line(CsvKey::new("current", period, Some(g)), &g.stats, true);
         }
     }
+}
+
+/// A report's CSV with its header: the key columns, then `columns`.
+fn keyed_csv(columns: &[&str]) -> Csv {
+    Csv::new(&[&["period", "from", "to", "group", "key"], columns].concat())
 }
 
 /// The first columns of a report's CSV row: `period`, `from`, `to`, `group`, `key`.

@@ -16,7 +16,7 @@ use super::requests::Req;
 use super::response::Resp;
 use super::satisfaction::Sat;
 use super::targets::{Metric, Verdict};
-use super::{Ctx, Dim, Group, Part, Report, grouped};
+use super::{Ctx, Dim, Group, PageInfo, Part, Report, grouped};
 
 /// Each report's figures for the period, whole and per centre.
 pub(crate) struct Overview {
@@ -91,6 +91,14 @@ fn keys(ctx: &Ctx) -> Vec<Option<String>> {
 }
 
 impl Report for Overview {
+    const PAGE: PageInfo = PageInfo {
+        path: "/reports",
+        title_zh: "服务质量报表",
+        title_en: "Service quality reports",
+        nav_zh: "服务质量报表",
+        nav_en: "Service quality reports",
+    };
+
     async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
         let p = f.period;
         Ok(Overview {
@@ -112,13 +120,7 @@ impl Report for Overview {
 
 fn render(r: &Overview, ctx: &Ctx) -> String {
     let f = &ctx.filter;
-    let mut b = page::top(
-        "/reports",
-        "服务质量报表",
-        "Service quality reports",
-        f,
-        &ctx.centres,
-    );
+    let mut b = String::new();
     b.push_str(
         "<table id=\"overview\"><thead><tr><th>服务中心<span class=\"en\">Centre</span></th>\
          <th>评价数<span class=\"en\">Ratings</span></th>\
@@ -182,13 +184,7 @@ fn render(r: &Overview, ctx: &Ctx) -> String {
          GB/T 4.1.2 · refunds GB/T 8.4.3 · targets GB/T 9.2. Each centre's row is judged against the target \
          that applies to that centre.</p>",
     );
-    page::shell(
-        "服务质量报表",
-        "Service quality reports",
-        "/reports",
-        &f.keep(),
-        &b,
-    )
+    b
 }
 
 fn csv_of(r: &Overview, ctx: &Ctx) -> Response {

@@ -18,8 +18,8 @@ use super::page::{self, count_figure, count_td, escape, figure_td, opt_num, pct,
 use super::svg::{self, Bar};
 use super::targets::{self, Metric};
 use super::{
-    CsvKey, Ctx, Figures, Measure, Part, Report, Tally, filters, local_date, share_columns,
-    tally_columns,
+    CsvKey, Ctx, Figures, Measure, PageInfo, Part, Report, Tally, filters, keyed_csv, local_date,
+    share_columns, tally_columns,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -137,6 +137,14 @@ pub(crate) struct RefundsReport {
 }
 
 impl Report for RefundsReport {
+    const PAGE: PageInfo = PageInfo {
+        path: "/reports/refunds",
+        title_zh: "退款时效（5 个工作日内）",
+        title_en: "Refunds paid within 5 working days (GB/T 8.4.3)",
+        nav_zh: "退款时效",
+        nav_en: "Refunds",
+    };
+
     fn part(q: &HashMap<String, String>) -> Result<Part, ReportError> {
         part(q)
     }
@@ -177,13 +185,7 @@ fn render(r: &RefundsReport, ctx: &Ctx) -> String {
     let fig = &r.figures;
     let cur = fig.total();
     let target = ctx.target::<Refunds>(METRIC, None);
-    let mut b = page::top(
-        "/reports/refunds",
-        "退款时效（5 个工作日内）",
-        "Refunds paid within 5 working days (GB/T 8.4.3)",
-        f,
-        &ctx.centres,
-    );
+    let mut b = String::new();
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
     let _ = write!(
         b,
@@ -321,16 +323,11 @@ fn render(r: &RefundsReport, ctx: &Ctx) -> String {
             )
         },
     ));
-    page::shell("退款时效", "Refunds", "/reports/refunds", &f.keep(), &b)
+    b
 }
 
 fn csv_of(r: &Figures<Refunds>, ctx: &Ctx) -> Response {
-    let mut out = Csv::new(&[
-        "period",
-        "from",
-        "to",
-        "group",
-        "key",
+    let mut out = keyed_csv(&[
         "refunds",
         "on_time",
         "late",

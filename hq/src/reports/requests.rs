@@ -7,17 +7,14 @@
 use std::fmt::Write as _;
 
 use axum::response::Response;
-use deadpool_postgres::Client;
 
-use super::csv::Csv;
 use super::error::ReportError;
-use super::filter::Filter;
 use super::page::{self, col_td, count_td, figure_td, opt_num, pct};
 use super::svg::{self, Bar};
 use super::targets::{self, Metric};
 use super::{
-    CsvKey, Ctx, Dim, Figures, Measure, Part, Report, Tally, filters, local_date, share_columns,
-    tally_columns,
+    CsvKey, Ctx, Dim, Figures, FiguresPage, Measure, PageInfo, Tally, filters, keyed_csv,
+    local_date, share_columns, tally_columns,
 };
 
 #[derive(Debug, Clone, Default)]
@@ -81,31 +78,28 @@ impl Measure for Req {
 
 const METRIC: Metric = Metric::WithinPromiseShare;
 
-impl Report for Figures<Req> {
-    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
-        Figures::load(db, f).await
+impl FiguresPage for Req {
+    const PAGE: PageInfo = PageInfo {
+        path: "/reports/requests",
+        title_zh: "承诺时限内办结",
+        title_en: "Requests within their promised time limit (GB/T 4.1.2)",
+        nav_zh: "承诺时限内办结",
+        nav_en: "Within the promised time",
+    };
+
+    fn render(r: &Figures<Req>, ctx: &Ctx) -> String {
+        render(r, ctx)
     }
 
-    fn render(&self, ctx: &Ctx) -> String {
-        render(self, ctx)
-    }
-
-    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
-        csv_of(self, ctx)
+    fn csv(r: &Figures<Req>, ctx: &Ctx) -> Response {
+        csv_of(r, ctx)
     }
 }
 
 fn render(r: &Figures<Req>, ctx: &Ctx) -> String {
-    let f = &ctx.filter;
     let cur = r.total();
     let target = ctx.target::<Req>(METRIC, None);
-    let mut b = page::top(
-        "/reports/requests",
-        "承诺时限内办结",
-        "Requests within their promised time limit (GB/T 4.1.2)",
-        f,
-        &ctx.centres,
-    );
+    let mut b = String::new();
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
     let _ = write!(
         b,
@@ -202,22 +196,11 @@ fn render(r: &Figures<Req>, ctx: &Ctx) -> String {
             )
         },
     ));
-    page::shell(
-        "承诺时限内办结",
-        "Within the promised time",
-        "/reports/requests",
-        &f.keep(),
-        &b,
-    )
+    b
 }
 
 fn csv_of(r: &Figures<Req>, ctx: &Ctx) -> Response {
-    let mut out = Csv::new(&[
-        "period",
-        "from",
-        "to",
-        "group",
-        "key",
+    let mut out = keyed_csv(&[
         "requests",
         "resolve_on_time",
         "resolve_late",

@@ -6,15 +6,12 @@
 use std::fmt::Write as _;
 
 use axum::response::Response;
-use deadpool_postgres::Client;
 
-use super::csv::Csv;
 use super::error::ReportError;
-use super::filter::Filter;
 use super::page::{self, col_td, count_figure, count_td, figure_td, num, opt_num, secs};
 use super::svg::{self, Bar};
 use super::targets::{self, Metric, Verdict};
-use super::{CsvKey, Ctx, Figures, Measure, Part, Report, filters, local_date};
+use super::{CsvKey, Ctx, Figures, FiguresPage, Measure, PageInfo, filters, keyed_csv, local_date};
 
 /// p50, p90, p95 in seconds.
 pub(crate) type Quantiles = [f64; 3];
@@ -86,17 +83,21 @@ impl Measure for Resp {
     }
 }
 
-impl Report for Figures<Resp> {
-    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
-        Figures::load(db, f).await
+impl FiguresPage for Resp {
+    const PAGE: PageInfo = PageInfo {
+        path: "/reports/response",
+        title_zh: "响应时间与服务时长",
+        title_en: "Response time and service time (GB/T 4.1.1)",
+        nav_zh: "响应时间",
+        nav_en: "Response time",
+    };
+
+    fn render(r: &Figures<Resp>, ctx: &Ctx) -> String {
+        render(r, ctx)
     }
 
-    fn render(&self, ctx: &Ctx) -> String {
-        render(self, ctx)
-    }
-
-    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
-        csv_of(self, ctx)
+    fn csv(r: &Figures<Resp>, ctx: &Ctx) -> Response {
+        csv_of(r, ctx)
     }
 }
 
@@ -126,17 +127,10 @@ fn quantile_bars(q: Option<Quantiles>) -> Vec<Bar> {
 }
 
 fn render(r: &Figures<Resp>, ctx: &Ctx) -> String {
-    let f = &ctx.filter;
     let cur = r.total();
     let wait_target = ctx.target::<Resp>(Metric::ResponseP90Secs, None);
     let svc_target = ctx.target::<Resp>(Metric::ServiceP90Secs, None);
-    let mut b = page::top(
-        "/reports/response",
-        "响应时间与服务时长",
-        "Response time and service time (GB/T 4.1.1)",
-        f,
-        &ctx.centres,
-    );
+    let mut b = String::new();
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
     let head = "<th>票数<span class=\"en\">Tickets</span></th><th>P50<span class=\"en\">median</span></th>\
                 <th>P90</th><th>P95</th>";
@@ -250,22 +244,11 @@ fn render(r: &Figures<Resp>, ctx: &Ctx) -> String {
             out
         },
     ));
-    page::shell(
-        "响应时间",
-        "Response time",
-        "/reports/response",
-        &f.keep(),
-        &b,
-    )
+    b
 }
 
 fn csv_of(r: &Figures<Resp>, ctx: &Ctx) -> Response {
-    let mut out = Csv::new(&[
-        "period",
-        "from",
-        "to",
-        "group",
-        "key",
+    let mut out = keyed_csv(&[
         "wait_n",
         "wait_p50_secs",
         "wait_p90_secs",

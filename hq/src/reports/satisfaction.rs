@@ -5,16 +5,13 @@
 use std::fmt::Write as _;
 
 use axum::response::Response;
-use deadpool_postgres::Client;
 
-use super::csv::Csv;
 use super::error::ReportError;
-use super::filter::Filter;
 use super::page::{self, col_td, count_figure, count_td, dec2, figure_td, num, opt_num};
 use super::stats::{Interval, mean_ci};
 use super::svg::{self, Bar};
 use super::targets::{self, Metric};
-use super::{CsvKey, Ctx, Figures, Measure, Part, Report, filters, local_date};
+use super::{CsvKey, Ctx, Figures, FiguresPage, Measure, PageInfo, filters, keyed_csv, local_date};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sat {
@@ -77,17 +74,21 @@ impl Measure for Sat {
 
 const METRIC: Metric = Metric::SatisfactionMean;
 
-impl Report for Figures<Sat> {
-    async fn load(db: &Client, f: &Filter) -> Result<Self, ReportError> {
-        Figures::load(db, f).await
+impl FiguresPage for Sat {
+    const PAGE: PageInfo = PageInfo {
+        path: "/reports/satisfaction",
+        title_zh: "客户满意度",
+        title_en: "Customer satisfaction (GB/T 9.1.3)",
+        nav_zh: "客户满意度",
+        nav_en: "Customer satisfaction",
+    };
+
+    fn render(r: &Figures<Sat>, ctx: &Ctx) -> String {
+        render(r, ctx)
     }
 
-    fn render(&self, ctx: &Ctx) -> String {
-        render(self, ctx)
-    }
-
-    fn csv(&self, ctx: &Ctx, _part: Part) -> Response {
-        csv_of(self, ctx)
+    fn csv(r: &Figures<Sat>, ctx: &Ctx) -> Response {
+        csv_of(r, ctx)
     }
 }
 
@@ -110,16 +111,9 @@ fn ci_cells(id: &str, s: &Sat) -> String {
 }
 
 fn render(r: &Figures<Sat>, ctx: &Ctx) -> String {
-    let f = &ctx.filter;
     let cur = r.total();
     let target = ctx.target::<Sat>(METRIC, None);
-    let mut b = page::top(
-        "/reports/satisfaction",
-        "客户满意度",
-        "Customer satisfaction (GB/T 9.1.3)",
-        f,
-        &ctx.centres,
-    );
+    let mut b = String::new();
 
     // The headline: this period, the previous one, the target.
     b.push_str(&page::heading(2, "h-summary", "汇总", "Summary"));
@@ -240,22 +234,11 @@ fn render(r: &Figures<Sat>, ctx: &Ctx) -> String {
             targets::row_cells(METRIC, ctx.target(METRIC, Some(g)), s.mean),
         )
     }));
-    page::shell(
-        "客户满意度",
-        "Customer satisfaction",
-        "/reports/satisfaction",
-        &f.keep(),
-        &b,
-    )
+    b
 }
 
 fn csv_of(r: &Figures<Sat>, ctx: &Ctx) -> Response {
-    let mut out = Csv::new(&[
-        "period",
-        "from",
-        "to",
-        "group",
-        "key",
+    let mut out = keyed_csv(&[
         "n",
         "mean",
         "sd",
