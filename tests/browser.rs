@@ -2,9 +2,9 @@
 //! Chromium driven over WebDriver (chromedriver, started here on a free port). What a
 //! customer sees on a phone (GB/T 4.1.3; no personal data, 5.4.2) is checked against the
 //! hub's own figures, and what headquarters reads in its reports (GB/T 9.1.3, 9.2) against
-//! figures worked out here with SQL from the same database. Screenshots are written to
-//! `docs/screenshots/` for people to look at; they are never compared, so they cannot make
-//! a test flaky.
+//! figures worked out here with SQL from the same database. Screenshots are taken on every
+//! run and written to `docs/screenshots/` with `SERVICEHALL_SCREENSHOTS=1`, for people to
+//! look at; they are never compared, so they cannot make a test flaky.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/setup-deps.sh` installs); without them these tests fail, they do not skip.
@@ -315,9 +315,15 @@ impl Browser {
         );
     }
 
-    /// Writes what the viewport shows to `docs/screenshots/{name}.png`.
+    /// Takes a screenshot of the viewport (a PNG, checked to be one). With
+    /// `SERVICEHALL_SCREENSHOTS=1` it is written to `docs/screenshots/{name}.png`, so an
+    /// ordinary test run leaves the checkout as it was (the pages show the time).
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        if std::env::var_os("SERVICEHALL_SCREENSHOTS").is_none() {
+            return;
+        }
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
