@@ -90,7 +90,10 @@ pub async fn ticket_status(
             )
             .await?
             .iter()
-            .map(|r| r.try_get::<_, i32>(0).map(|v| u32::try_from(v).unwrap_or(0)))
+            .map(|r| {
+                r.try_get::<_, i32>(0)
+                    .map(|v| u32::try_from(v).unwrap_or(0))
+            })
             .collect::<Result<_, _>>()?;
         let counters: i64 = client
             .query_one(
