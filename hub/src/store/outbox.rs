@@ -42,38 +42,60 @@ pub(super) fn append(
     })
 }
 
+/// One outbox row as read back: the envelope's fields, the stored JSON and the epoch.
+struct StoredRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    clock_synced: bool,
+    boot: i64,
+    mono_ms: i64,
+    kind: String,
+    payload: String,
+    epoch: i64,
+}
+
+const ROW_COLUMNS: &str = "seq, at, clock_synced, boot_id, mono_ms, kind, payload, epoch";
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        clock_synced: r.get(2)?,
+        boot: r.get(3)?,
+        mono_ms: r.get(4)?,
+        kind: r.get(5)?,
+        payload: r.get(6)?,
+        epoch: r.get(7)?,
+    })
+}
+
+impl StoredRow {
+    fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_str(&self.payload)
+            .map_err(|e| StoreError::Corrupt(format!("outbox event {}: {e}", self.seq)))
+    }
+}
+
 /// Up to `limit` events after `since`, in sequence order.
 pub fn events_since(
     conn: &Connection,
     since: i64,
     limit: u32,
 ) -> Result<Vec<EventEnvelope>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, clock_synced, boot_id, mono_ms, payload FROM outbox
-         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![since, limit], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, DateTime<Utc>>(1)?,
-            r.get::<_, bool>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, String>(5)?,
-        ))
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![since, limit], stored_row)?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, at, clock_synced, boot, mono_ms, payload) = row?;
-        let event: HubEvent = serde_json::from_str(&payload)
-            .map_err(|e| StoreError::Corrupt(format!("outbox event {seq}: {e}")))?;
+        let row = row?;
         out.push(EventEnvelope {
-            seq,
-            at,
-            clock_synced,
-            boot,
-            mono_ms,
-            event,
+            event: row.parse()?,
+            seq: row.seq,
+            at: row.at,
+            clock_synced: row.clock_synced,
+            boot: row.boot,
+            mono_ms: row.mono_ms,
         });
     }
     Ok(out)
@@ -108,38 +130,24 @@ pub fn unsent_batch(
     let Some(epoch) = first_epoch else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, clock_synced, boot_id, mono_ms, kind, payload, epoch FROM outbox
-         WHERE sent_at IS NULL ORDER BY seq LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, DateTime<Utc>>(1)?,
-            r.get::<_, bool>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, i64>(7)?,
-        ))
-    })?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], stored_row)?;
     let mut events = Vec::new();
     for row in rows {
-        let (seq, at, clock_synced, boot, mono_ms, kind, payload, row_epoch) = row?;
-        if row_epoch != epoch {
+        let row = row?;
+        if row.epoch != epoch {
             break;
         }
-        let payload = serde_json::from_str(&payload)
-            .map_err(|e| StoreError::Corrupt(format!("outbox event {seq}: {e}")))?;
         events.push(WireEvent {
-            seq,
-            at,
-            clock_synced,
-            boot,
-            mono_ms,
-            kind,
-            payload,
+            payload: row.parse()?,
+            seq: row.seq,
+            at: row.at,
+            clock_synced: row.clock_synced,
+            boot: row.boot,
+            mono_ms: row.mono_ms,
+            kind: row.kind,
         });
     }
     Ok(Some((epoch, events)))
