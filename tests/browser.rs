@@ -633,6 +633,10 @@ fn close(got: f64, want: f64, what: &str) {
 
 /// A small RFC 4180 reader: rows of fields, keyed by the header.
 fn parse_csv(s: &str) -> Vec<HashMap<String, String>> {
+    // Every export starts with a UTF-8 byte-order mark (for Excel).
+    let s = s
+        .strip_prefix('\u{feff}')
+        .expect("a CSV export starts with a BOM");
     let mut rows: Vec<Vec<String>> = Vec::new();
     let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
     let mut chars = s.chars().peekable();

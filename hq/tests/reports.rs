@@ -166,6 +166,10 @@ fn cell(html: &str, table: &str, key: &str, col: &str) -> String {
 
 /// A small RFC 4180 reader: rows of fields.
 fn parse_csv(s: &str) -> Vec<Vec<String>> {
+    // Every export starts with a UTF-8 byte-order mark (for Excel).
+    let s = s
+        .strip_prefix('\u{feff}')
+        .expect("a CSV export starts with a BOM");
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();

@@ -31,6 +31,9 @@ pub(crate) fn text(s: &str) -> String {
     }
 }
 
+/// What every export starts with.
+pub(crate) const BOM: &str = "\u{feff}";
+
 impl Csv {
     pub(crate) fn new(header: &[&str]) -> Csv {
         let out = csv::WriterBuilder::new()
@@ -38,7 +41,8 @@ impl Csv {
             .quote_style(csv::QuoteStyle::Necessary)
             // Rows are checked by the reports, not here.
             .flexible(true)
-            .from_writer(Vec::new());
+            // A UTF-8 byte-order mark first: without it Excel opens Chinese as mojibake.
+            .from_writer(BOM.as_bytes().to_vec());
         let mut c = Csv { out, failed: None };
         c.row(header.iter().copied());
         c
@@ -102,7 +106,7 @@ mod tests {
         c.row(["", "\rcr"]);
         assert_eq!(
             String::from_utf8(c.into_bytes().unwrap()).unwrap(),
-            "a,b\r\nplain,\"with,comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n\
+            "\u{feff}a,b\r\nplain,\"with,comma\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n\
              '=SUM(A1),中文\r\n,\"\rcr\"\r\n"
         );
     }
@@ -130,9 +134,10 @@ mod tests {
         let mut c = Csv::new(&fields);
         c.row(fields);
         let bytes = c.into_bytes().unwrap();
+        let body = bytes.strip_prefix(BOM.as_bytes()).unwrap();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
-            .from_reader(bytes.as_slice());
+            .from_reader(body);
         for record in reader.records() {
             let record = record.unwrap();
             assert_eq!(record.iter().collect::<Vec<_>>(), fields);
