@@ -195,15 +195,22 @@ pub fn new_token() -> String {
     hex::encode(bytes)
 }
 
+/// Lower-case letters and digits without look-alikes (no i, l, o, 0, 1).
+pub const READABLE: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// `len` characters drawn uniformly from `alphabet`: passwords, codes read out or typed,
+/// unguessable keys.
+pub fn random_text(alphabet: &[u8], len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
 /// A readable random password for the first admin account.
 pub fn new_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect()
+    random_text(READABLE, 16)
 }
 
 #[cfg(test)]

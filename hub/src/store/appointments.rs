@@ -10,7 +10,6 @@ use protocol::{
     AppointmentChange, AppointmentState, AppointmentView, CheckIn, CheckedIn, CreateAppointment,
     CreateRequest, HubEvent, IssueTicket, IssuedTicket, Reschedule, SlotView,
 };
-use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::desk::check_device;
@@ -263,11 +262,8 @@ pub fn book_appointment(
             fees_acknowledged: None,
         },
     )?;
-    let mut rng = rand::rng();
     let code = loop {
-        let code: String = (0..CODE_LEN)
-            .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-            .collect();
+        let code = crate::auth::random_text(CODE_ALPHABET, CODE_LEN);
         let taken: bool = ctx.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM appointments WHERE code = ?1)",
             [&code],

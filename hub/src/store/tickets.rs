@@ -127,14 +127,7 @@ pub(crate) fn estimate(
 /// The unguessable key of a ticket's public status page: 20 characters from 31 (about
 /// 99 bits), so tickets cannot be enumerated by trying numbers.
 fn status_token() -> String {
-    use rand::RngCore;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 20];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
-        .collect()
+    crate::auth::random_text(crate::auth::READABLE, 20)
 }
 
 /// GB/T 4.1.1: a walk-in gets a ticket in one transaction: the day's counter for the
