@@ -11,14 +11,17 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use common::log_tail;
 use domain::{PriorityClass, ServiceSpec, ServiceType, TicketNumber};
 use protocol::{ClientError, HubClient, IssueTicket, Login, OpenDay};
 use rand::rngs::StdRng;
@@ -123,7 +126,7 @@ impl Hub {
             let _ = child.wait();
             panic!(
                 "the hub did not announce its address (first line {line:?}); its log:\n{}",
-                read_log(&log)
+                log_tail(&log)
             );
         };
         Hub { child, url, log }
@@ -134,7 +137,7 @@ impl Hub {
         if let Some(status) = self.child.try_wait().expect("poll the hub") {
             panic!(
                 "the hub had already exited ({status}) before it was killed; its log:\n{}",
-                read_log(&self.log)
+                log_tail(&self.log)
             );
         }
         self.child.kill().expect("SIGKILL the hub");
@@ -164,7 +167,7 @@ impl Hub {
                 let _ = self.child.wait();
                 panic!(
                     "the hub did not stop within {START_STOP_TIMEOUT:?} of SIGTERM; its log:\n{}",
-                    read_log(&self.log)
+                    log_tail(&self.log)
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -182,19 +185,6 @@ impl Drop for Hub {
     }
 }
 
-fn read_log(path: &Path) -> String {
-    let mut s = String::new();
-    if let Ok(mut f) = std::fs::File::open(path) {
-        let _ = f.read_to_string(&mut s);
-    }
-    // Keep failure messages readable: the tail is what matters.
-    let skip = s.len().saturating_sub(4000);
-    let start = (skip..=s.len())
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(s.len());
-    s[start..].to_owned()
-}
-
 /// Polls `/health` until the hub answers (it announces its address before the store is open).
 async fn wait_healthy(url: &str, log: &Path) -> protocol::Health {
     let client = HubClient::new(url);
@@ -208,7 +198,7 @@ async fn wait_healthy(url: &str, log: &Path) -> protocol::Health {
         if Instant::now() > deadline {
             panic!(
                 "the hub at {url} never became healthy (last: {last}); its log:\n{}",
-                read_log(log)
+                log_tail(log)
             );
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -22,6 +22,7 @@ use protocol::{HubClient, IssueTicket};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use common::log_tail;
 use common::sync::{Events, hq_event_rows, hq_section, hub_events};
 
 const DEFAULT_ROUNDS: usize = 4;
@@ -54,7 +55,7 @@ impl Proc {
             panic!(
                 "{} had already exited ({status}); its log:\n{}",
                 self.name,
-                tail(&self.log)
+                log_tail(&self.log)
             );
         }
         self.child.kill().unwrap();
@@ -72,7 +73,7 @@ impl Proc {
                 Instant::now() < deadline,
                 "{} did not stop; its log:\n{}",
                 self.name,
-                tail(&self.log)
+                log_tail(&self.log)
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -86,15 +87,6 @@ impl Drop for Proc {
             let _ = self.child.wait();
         }
     }
-}
-
-fn tail(path: &Path) -> String {
-    let s = std::fs::read_to_string(path).unwrap_or_default();
-    let skip = s.len().saturating_sub(3000);
-    let start = (skip..=s.len())
-        .find(|i| s.is_char_boundary(*i))
-        .unwrap_or(s.len());
-    s[start..].to_owned()
 }
 
 fn free_port() -> u16 {
@@ -167,7 +159,7 @@ impl Setup {
             assert!(
                 Instant::now() < deadline,
                 "headquarters never answered; its log:\n{}",
-                tail(&p.log)
+                log_tail(&p.log)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -184,7 +176,7 @@ impl Setup {
             assert!(
                 Instant::now() < deadline,
                 "the hub never answered; its log:\n{}",
-                tail(&p.log)
+                log_tail(&p.log)
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -363,7 +355,7 @@ async fn headquarters_holds_exactly_the_hubs_events_after_outages_and_crashes() 
             "{} event(s) still pending (last error {:?}); hub log:\n{}",
             h.sync.pending,
             h.sync.last_error,
-            tail(&hub.log)
+            log_tail(&hub.log)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
