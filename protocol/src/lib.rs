@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod client;
+pub mod devices;
 pub mod event;
 pub mod sync;
 
 pub use api::*;
 pub use client::{ClientError, HubClient};
+pub use devices::DeviceRole;
 pub use event::{EventEnvelope, HubEvent};
 
 /// Prefix of every API path.
