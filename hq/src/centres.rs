@@ -92,6 +92,63 @@ pub async fn add_centre_to(
     Ok(token)
 }
 
+/// Issues `centre_id` a new client certificate from `ca` and records its SHA-256: the
+/// centre's previous certificate is refused from now on. The centre must exist.
+pub async fn issue_certificate(
+    client: &impl GenericClient,
+    ca: &crate::pki::CentreCa,
+    centre_id: &str,
+) -> Result<crate::pki::CentreCert, HqError> {
+    let cert = ca.issue(centre_id)?;
+    let updated = client
+        .execute(
+            "UPDATE centres SET client_cert_sha256 = $2 WHERE centre_id = $1",
+            &[&centre_id, &cert.sha256.as_slice()],
+        )
+        .await?;
+    if updated == 0 {
+        return Err(HqError::Invalid(format!(
+            "no centre `{centre_id}`: add it first"
+        )));
+    }
+    Ok(cert)
+}
+
+/// [`issue_certificate`] on the database at `database_url`, migrated first.
+pub async fn issue_certificate_to(
+    database_url: &str,
+    ca: &crate::pki::CentreCa,
+    centre_id: &str,
+) -> Result<crate::pki::CentreCert, HqError> {
+    let pool = crate::db::pool(database_url)?;
+    let mut client = pool.get().await?;
+    crate::migrate::migrate(&mut client).await?;
+    let plain: &tokio_postgres::Client = &client;
+    let cert = issue_certificate(plain, ca, centre_id).await;
+    drop(client);
+    pool.close();
+    cert
+}
+
+/// Whether `presented` (a client certificate's SHA-256) is `centre_id`'s current one.
+pub async fn certificate_is_current(
+    client: &impl GenericClient,
+    centre_id: &str,
+    presented: &[u8; 32],
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT client_cert_sha256 FROM centres WHERE centre_id = $1",
+            &[&centre_id],
+        )
+        .await?;
+    let stored: Option<Vec<u8>> = match row {
+        Some(r) => r.try_get(0)?,
+        None => None,
+    };
+    Ok(stored.is_some_and(|s| constant_time_eq(&s, presented)))
+}
+
 /// The centre a bearer token belongs to, if any. The lookup uses the token's hash (an
 /// attacker cannot steer a SHA-256 of their guess towards a stored one), then the stored
 /// hash is compared again in constant time.

@@ -25,6 +25,7 @@ pub mod db;
 pub mod html;
 pub mod ingest;
 pub mod migrate;
+pub mod pki;
 pub mod problem;
 pub mod projector;
 pub mod reports;
@@ -41,6 +42,8 @@ pub struct HqState {
     pub pool: deadpool_postgres::Pool,
     /// Woken after every ingest that stored something: the projector looks at once.
     pub projector_wake: Arc<Notify>,
+    /// Ingest demands the centre's current client certificate (`hq::pki`).
+    pub centre_certificates: bool,
 }
 
 impl HqState {
@@ -48,6 +51,7 @@ impl HqState {
         HqState {
             pool,
             projector_wake: Arc::new(Notify::new()),
+            centre_certificates: false,
         }
     }
 }
@@ -60,6 +64,9 @@ pub struct HqOptions {
     pub listen: SocketAddr,
     /// Serve HTTPS with this certificate chain and private key (PEM files).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The directory of the centres' CA (`hq::pki`): with it (and `tls`), ingest also
+    /// demands the centre's current client certificate.
+    pub centre_ca: Option<PathBuf>,
 }
 
 /// What can stop headquarters, in an operator's words.

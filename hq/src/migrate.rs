@@ -10,6 +10,11 @@ use crate::HqError;
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "events", include_str!("../migrations/0001_events.sql")),
     (2, "reports", include_str!("../migrations/0002_reports.sql")),
+    (
+        3,
+        "centre_certificates",
+        include_str!("../migrations/0003_centre_certificates.sql"),
+    ),
 ];
 
 /// An arbitrary fixed key: two headquarters starting at once migrate one after the other.

@@ -58,8 +58,18 @@ pub async fn serve(
     opts: HqOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HqError> {
+    let centre_ca = match &opts.centre_ca {
+        Some(dir) if opts.tls.is_some() => Some(crate::pki::CentreCa::load_or_create(dir)?),
+        Some(_) => {
+            return Err(HqError::Tls(
+                "centre certificates need HTTPS: give the server's certificate and key too"
+                    .into(),
+            ));
+        }
+        None => None,
+    };
     let tls = match &opts.tls {
-        Some((cert, key)) => Some(tls_config(cert, key)?),
+        Some((cert, key)) => Some(tls_config(cert, key, centre_ca.as_ref())?),
         None => None,
     };
     let pool = db::pool(&opts.database_url)?;
@@ -67,7 +77,8 @@ pub async fn serve(
         let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
     }
-    let state = HqState::new(pool.clone());
+    let mut state = HqState::new(pool.clone());
+    state.centre_certificates = centre_ca.is_some();
     let stop = crate::shutdown_channel(shutdown);
     let projector = tokio::spawn(projector::run(
         pool.clone(),
@@ -85,7 +96,14 @@ pub async fn serve(
                 .map_err(HqError::Serve)
         }
         Some(config) => {
-            tracing::info!("headquarters listening on https://{addr}");
+            tracing::info!(
+                "headquarters listening on https://{addr}{}",
+                if centre_ca.is_some() {
+                    " (ingest needs each centre's client certificate)"
+                } else {
+                    ""
+                }
+            );
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             let wait = stop.clone();
@@ -109,8 +127,13 @@ pub async fn serve(
     served
 }
 
-/// A rustls server configuration (ring provider) from PEM files.
-fn tls_config(cert: &Path, key: &Path) -> Result<axum_server::tls_rustls::RustlsConfig, HqError> {
+/// A rustls server configuration (ring provider) from PEM files; with the centres' CA it
+/// also asks clients for a centre certificate.
+fn tls_config(
+    cert: &Path,
+    key: &Path,
+    centre_ca: Option<&crate::pki::CentreCa>,
+) -> Result<axum_server::tls_rustls::RustlsConfig, HqError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
@@ -124,13 +147,17 @@ fn tls_config(cert: &Path, key: &Path) -> Result<axum_server::tls_rustls::Rustls
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| HqError::Tls(format!("{}: {e}", key.display())))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = match centre_ca {
+        Some(ca) => ca.server_config(certs, key)?,
+        None => rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
         .with_safe_default_protocol_versions()
         .map_err(|e| HqError::Tls(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| HqError::Tls(e.to_string()))?;
+        .map_err(|e| HqError::Tls(e.to_string()))?,
+    };
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(axum_server::tls_rustls::RustlsConfig::from_config(
         Arc::new(config),
@@ -155,7 +182,12 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
-async fn ingest_batch(State(state): State<HqState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest_batch(
+    State(state): State<HqState>,
+    tls: Option<axum::Extension<Arc<axum_server::tls::TlsInfo>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(token) = bearer(&headers) else {
         return unauthorized("an ingest token is required (Authorization: Bearer ...)");
     };
@@ -174,6 +206,40 @@ async fn ingest_batch(State(state): State<HqState>, headers: HeaderMap, body: By
             return Problem::internal("check the token", db::db_error_text(&e)).into_response();
         }
     };
+    // GB/T 5.6.2: with the centres' CA, the token alone is not enough: the hub must also
+    // present its centre's current client certificate.
+    if state.centre_certificates {
+        let presented = tls
+            .as_ref()
+            .and_then(|t| t.peer_certificates.first())
+            .map(|der| crate::pki::cert_sha256(der));
+        let Some(presented) = presented else {
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "certificate_required",
+                "ingest needs the centre's client certificate (hq.client_cert in the hub's config)",
+            )
+            .into_response();
+        };
+        match crate::centres::certificate_is_current(plain, &centre, &presented).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "certificate_not_current",
+                    format!(
+                        "this client certificate is not centre {centre}'s current one \
+                         (issued to another centre, or replaced by a newer one)"
+                    ),
+                )
+                .into_response();
+            }
+            Err(e) => {
+                return Problem::internal("check the certificate", db::db_error_text(&e))
+                    .into_response();
+            }
+        }
+    }
     let batch: IngestBatch = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {

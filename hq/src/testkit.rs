@@ -339,6 +339,7 @@ impl TestHq {
             database_url: db_url.clone(),
             listen: addr,
             tls: None,
+            centre_ca: None,
         };
         let task = tokio::spawn(crate::serve(listener, opts, async move {
             let _ = stopped.await;

@@ -303,51 +303,114 @@ async fn health_counts_centres_events_and_projector_lag() {
     assert_eq!(body["projector_lag"], 0);
 }
 
+/// Headquarters over HTTPS (a self-made certificate for `localhost`) on a fresh database
+/// with centres c1 and c2, optionally demanding centre certificates from the CA in `pki`.
+struct HttpsHq {
+    addr: std::net::SocketAddr,
+    server_cert_pem: String,
+    tokens: [String; 2],
+    db: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), hq::HqError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpsHq {
+    async fn start(centre_ca: Option<std::path::PathBuf>) -> HttpsHq {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cert_file = dir.path().join("hq.crt");
+        let key_file = dir.path().join("hq.key");
+        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+        let db = hq::testkit::shared_pg().fresh_database();
+        let t1 = hq::centres::add_centre_to(&db, "c1", "一", 480).await.unwrap();
+        let t2 = hq::centres::add_centre_to(&db, "c2", "二", 480).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(hq::serve(
+            listener,
+            hq::HqOptions {
+                database_url: db.clone(),
+                listen: addr,
+                tls: Some((cert_file, key_file)),
+                centre_ca,
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let hq = HttpsHq {
+            addr,
+            server_cert_pem: cert.cert.pem(),
+            tokens: [t1, t2],
+            db,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        };
+        let client = hq.client(None);
+        let mut healthy = false;
+        for _ in 0..200 {
+            if let Ok(r) = client.get(format!("{}/health", hq.base())).send().await {
+                healthy = r.status().is_success();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(healthy, "no answer over HTTPS");
+        hq
+    }
+
+    fn base(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    /// A client trusting the server's certificate, presenting `identity` (PEM cert + key).
+    fn client(&self, identity: Option<&hq::pki::CentreCert>) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(self.server_cert_pem.as_bytes()).unwrap(),
+            )
+            .resolve("localhost", self.addr);
+        if let Some(id) = identity {
+            let pem = format!("{}{}", id.cert_pem, id.key_pem);
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    async fn ingest(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        centre: &str,
+        seq: i64,
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}{INGEST_PATH}", self.base()))
+            .bearer_auth(token)
+            .json(&batch(centre, 1, events(seq, seq)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn https_serves_ingest_with_the_given_certificate() {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_file = dir.path().join("hq.crt");
-    let key_file = dir.path().join("hq.key");
-    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
-    let db = hq::testkit::shared_pg().fresh_database();
-    let token = hq::centres::add_centre_to(&db, "c1", "一", 480)
-        .await
-        .unwrap();
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hq::serve(
-        listener,
-        hq::HqOptions {
-            database_url: db,
-            listen: addr,
-            tls: Some((cert_file, key_file)),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
-        .resolve("localhost", addr)
-        .build()
-        .unwrap();
-    let base = format!("https://localhost:{}", addr.port());
-    let mut healthy = false;
-    for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{base}/health")).send().await {
-            healthy = r.status().is_success();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(healthy, "no answer over HTTPS");
+    let hq = HttpsHq::start(None).await;
+    let client = hq.client(None);
     let ack: IngestAck = client
-        .post(format!("{base}{INGEST_PATH}"))
-        .bearer_auth(&token)
+        .post(format!("{}{INGEST_PATH}", hq.base()))
+        .bearer_auth(&hq.tokens[0])
         .json(&batch("c1", 1, events(1, 2)))
         .send()
         .await
@@ -357,8 +420,58 @@ async fn https_serves_ingest_with_the_given_certificate() {
         .unwrap();
     assert_eq!((ack.inserted, ack.high_water), (2, 2));
     // Plain HTTP on the HTTPS port gets nowhere.
-    let plain = reqwest::get(format!("http://{addr}/health")).await;
+    let plain = reqwest::get(format!("http://{}/health", hq.addr)).await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    hq.stop().await;
+}
+
+/// GB/T 5.6.2: with the centres' CA, ingest needs the token AND the centre's current
+/// client certificate; a new certificate refuses the old one at once.
+#[tokio::test]
+async fn ingest_demands_the_centres_current_client_certificate() {
+    let pki = tempfile::tempdir().unwrap();
+    let hq = HttpsHq::start(Some(pki.path().to_owned())).await;
+    let ca = hq::pki::CentreCa::load_or_create(pki.path()).unwrap();
+    let c1 = hq::centres::issue_certificate_to(&hq.db, &ca, "c1").await.unwrap();
+    let c2 = hq::centres::issue_certificate_to(&hq.db, &ca, "c2").await.unwrap();
+    let code = |r: serde_json::Value| r["code"].as_str().unwrap_or_default().to_owned();
+
+    // No certificate: the token alone is refused.
+    let r = hq.ingest(&hq.client(None), &hq.tokens[0], "c1", 1).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(code(r.json().await.unwrap()), "certificate_required");
+    // Another centre's certificate with c1's token.
+    let r = hq.ingest(&hq.client(Some(&c2)), &hq.tokens[0], "c1", 1).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(code(r.json().await.unwrap()), "certificate_not_current");
+    // A certificate from a CA headquarters never made does not get through the handshake.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let foreign = hq::pki::CentreCa::load_or_create(foreign_dir.path())
+        .unwrap()
+        .issue("c1")
+        .unwrap();
+    let refused = hq
+        .client(Some(&foreign))
+        .post(format!("{}{INGEST_PATH}", hq.base()))
+        .bearer_auth(&hq.tokens[0])
+        .json(&batch("c1", 1, events(1, 1)))
+        .send()
+        .await;
+    assert!(refused.is_err(), "a foreign certificate was accepted: {refused:?}");
+    // The right pair works.
+    let ok = hq.client(Some(&c1));
+    let r = hq.ingest(&ok, &hq.tokens[0], "c1", 1).await;
+    assert_eq!(r.status(), 200);
+    let ack: IngestAck = r.json().await.unwrap();
+    assert_eq!(ack.inserted, 1);
+    // Reissuing c1's certificate refuses the old one on the very next batch.
+    let c1_new = hq::centres::issue_certificate_to(&hq.db, &ca, "c1").await.unwrap();
+    let r = hq.ingest(&ok, &hq.tokens[0], "c1", 2).await;
+    assert_eq!(r.status(), 403);
+    let r = hq.ingest(&hq.client(Some(&c1_new)), &hq.tokens[0], "c1", 2).await;
+    assert_eq!(r.status(), 200);
+    // Reports and health stay open to a browser without a certificate.
+    let r = hq.client(None).get(format!("{}/health", hq.base())).send().await.unwrap();
+    assert!(r.status().is_success());
+    hq.stop().await;
 }
