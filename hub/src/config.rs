@@ -337,6 +337,14 @@ struct RawSecurity {
     /// The file holding the pepper of stored secrets (default: `pepper` in the data
     /// directory); keep it off the backup medium.
     pepper_file: Option<PathBuf>,
+    /// `mtls` (devices enrolled with the hub's CA, every call mutual TLS) or `plain`.
+    transport: String,
+    /// Extra names and addresses the devices reach the hub by (its TLS certificate).
+    server_names: Vec<String>,
+    /// How long a device pairing code stays valid.
+    pairing_minutes: u32,
+    /// How long a device certificate is valid.
+    device_cert_days: u32,
 }
 
 impl Default for RawSecurity {
@@ -347,6 +355,10 @@ impl Default for RawSecurity {
             session_hours: 12,
             failed_logins_per_minute: 10,
             pepper_file: None,
+            transport: "mtls".into(),
+            server_names: Vec::new(),
+            pairing_minutes: 10,
+            device_cert_days: 397,
         }
     }
 }
@@ -435,13 +447,49 @@ pub struct StaffMember {
     pub skills: Vec<SkillGrant>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Security {
     pub max_failed_logins: u32,
     pub lockout_minutes: u32,
     pub session_hours: u32,
     /// Failed logins allowed from one network address per minute, across all accounts.
     pub failed_logins_per_minute: u32,
+    /// GB/T 5.4: how devices reach the hub.
+    pub transport: Transport,
+    /// Host names and addresses named in the hub's TLS certificate besides the built-in
+    /// ones (`localhost`, loopback, the machine's host name, the listen address).
+    pub server_names: Vec<String>,
+    /// Minutes a device pairing code stays valid (1..=60).
+    pub pairing_minutes: u32,
+    /// Days a device certificate is valid (1..=825).
+    pub device_cert_days: u32,
+}
+
+/// How the devices reach the hub (`security.transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// GB/T 5.4: HTTPS with a client certificate from the hub's own CA; each device may
+    /// call only what its role needs.
+    #[default]
+    Mtls,
+    /// Plain HTTP without any device check: tests and development only.
+    Plain,
+}
+
+/// Whether `name` can go in a certificate: an IP address or a DNS host name.
+fn valid_server_name(name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1002,6 +1050,34 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        let transport = match sec.transport.as_str() {
+            "mtls" => Transport::Mtls,
+            "plain" => Transport::Plain,
+            other => {
+                return Err(bad(
+                    "security.transport".into(),
+                    format!("`{other}` must be \"mtls\" or \"plain\""),
+                ));
+            }
+        };
+        if let Some(n) = sec.server_names.iter().find(|n| !valid_server_name(n)) {
+            return Err(bad(
+                "security.server_names".into(),
+                format!("`{n}` is not a host name or an IP address"),
+            ));
+        }
+        if !(1..=60).contains(&sec.pairing_minutes) {
+            return Err(bad(
+                "security.pairing_minutes".into(),
+                "must be 1 to 60".into(),
+            ));
+        }
+        if !(1..=825).contains(&sec.device_cert_days) {
+            return Err(bad(
+                "security.device_cert_days".into(),
+                "must be 1 to 825".into(),
+            ));
+        }
 
         let knowledge = knowledge_from_raw(raw.knowledge, &services, &bad)?;
         let a = raw.appointments;
@@ -1098,6 +1174,10 @@ impl Config {
                 lockout_minutes: sec.lockout_minutes,
                 session_hours: sec.session_hours,
                 failed_logins_per_minute: sec.failed_logins_per_minute.max(1),
+                transport,
+                server_names: sec.server_names,
+                pairing_minutes: sec.pairing_minutes,
+                device_cert_days: sec.device_cert_days,
             },
             pepper_file: sec.pepper_file,
             knowledge,
@@ -1155,6 +1235,32 @@ mod tests {
         assert_eq!(c.services.len(), 5);
         assert_eq!(c.counters.len(), 4);
         assert!(c.service(ServiceType::Repair).unwrap().spec.paid);
+    }
+
+    #[test]
+    fn device_security_keys_default_and_are_checked() {
+        // GB/T 5.4: mutual TLS unless the file says otherwise.
+        let c = Config::builtin().unwrap();
+        assert_eq!(c.security.transport, Transport::Mtls);
+        assert_eq!(c.security.pairing_minutes, 10);
+        assert_eq!(c.security.device_cert_days, 397);
+        let c = Config::from_toml_str(
+            "[security]\ntransport = \"plain\"\nserver_names = [\"hub.centre.lan\", \"10.0.0.2\"]\n",
+            "c.toml",
+        )
+        .unwrap();
+        assert_eq!(c.security.transport, Transport::Plain);
+        assert_eq!(c.security.server_names.len(), 2);
+        for (text, key) in [
+            ("transport = \"tls\"", "security.transport"),
+            ("server_names = [\"bad name\"]", "security.server_names"),
+            ("pairing_minutes = 0", "security.pairing_minutes"),
+            ("pairing_minutes = 61", "security.pairing_minutes"),
+            ("device_cert_days = 826", "security.device_cert_days"),
+        ] {
+            let e = Config::from_toml_str(&format!("[security]\n{text}\n"), "c.toml").unwrap_err();
+            assert!(e.to_string().contains(&format!("`{key}`")), "{text}: {e}");
+        }
     }
 
     #[test]

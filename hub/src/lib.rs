@@ -1,6 +1,7 @@
 //! The servicehall hub: the one process per service centre that owns the SQLite store,
 //! runs the queue engine and the GB/T 8.1 request lifecycle, keeps the audit log and the
-//! outbox, and serves the devices over HTTP and WebSocket.
+//! outbox, and serves the devices over HTTP and WebSocket, with mutual TLS from its own
+//! certificate authority (GB/T 5.4).
 //!
 //! `hub` is the only crate that writes to the database. It never talks to printers,
 //! terminals or screens: devices call its API.
@@ -14,7 +15,9 @@ pub mod api;
 pub mod auth;
 pub mod backup;
 pub mod config;
+pub mod devices;
 pub mod knowledge;
+pub mod pki;
 pub mod store;
 pub mod sync;
 #[cfg(feature = "testkit")]
@@ -29,7 +32,9 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Transport};
+pub use devices::HealthProbe;
+use protocol::devices::{DeviceRole, Pairing};
 use store::{Actor, Clock, Store, StoreError};
 
 /// File name of the database inside the data directory.
@@ -56,6 +61,8 @@ pub enum HubError {
     Sync(#[from] sync::SyncError),
     #[error(transparent)]
     Backup(#[from] backup::BackupError),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
 }
 
 /// Everything `run` needs besides the listener.
@@ -266,6 +273,8 @@ pub struct OpenHub {
     data_dir: PathBuf,
     /// Held while the hub runs: a second hub or a restore on this directory is refused.
     lock: backup::DataDirLock,
+    /// GB/T 5.4: the hub's own certificate authority for its devices.
+    ca: Arc<pki::HubCa>,
 }
 
 impl OpenHub {
@@ -278,6 +287,10 @@ impl OpenHub {
         let lock = backup::lock_data_dir(&opts.data_dir)?;
         let (store, pepper) = open_store(&opts).await?;
         let data_dir = opts.data_dir.clone();
+        let ca = Arc::new(pki::HubCa::load_or_create(
+            &data_dir.join(pki::PKI_DIR),
+            &opts.config.centre.id,
+        )?);
         let cfg = Arc::new(opts.config);
         if opts.open_day_on_start {
             let date = cfg.local_date(Utc::now());
@@ -295,11 +308,41 @@ impl OpenHub {
             pepper,
             data_dir,
             lock,
+            ca,
         })
+    }
+
+    /// SHA-256 of the hub's CA certificate (`AB12:CD34:…`): what a device being set up
+    /// is told to expect.
+    pub fn ca_fingerprint(&self) -> String {
+        self.ca.fingerprint()
+    }
+
+    /// GB/T 5.4: a one-time pairing code for `device_id` in `role` (for the all-in-one
+    /// launcher to enrol its own devices), valid `security.pairing_minutes`.
+    pub async fn pairing(&self, role: DeviceRole, device_id: &str) -> Result<Pairing, HubError> {
+        Ok(devices::new_pairing(
+            &self.store,
+            self.ca.fingerprint(),
+            self.cfg.security.pairing_minutes,
+            Actor::system(),
+            role,
+            device_id.to_owned(),
+        )
+        .await?)
+    }
+
+    /// A handle the service watchdog can use to check the database answers, without HTTP.
+    pub fn health_probe(&self) -> HealthProbe {
+        HealthProbe {
+            store: self.store.clone(),
+        }
     }
 
     /// The API router on this hub's store without serving it, for request-level tests and
     /// fuzzing. Its event streams end at once (there is no shutdown signal to wait for).
+    /// With `security.transport = "mtls"` the device checks apply, and a request that did
+    /// not come over TLS shows no certificate: only enrolment and health answer.
     pub fn router(&self) -> axum::Router {
         let (_, never) = watch::channel(true);
         api::router(api::AppState {
@@ -308,6 +351,7 @@ impl OpenHub {
             shutdown: never,
             pepper: self.pepper.clone(),
             login_limiter: api::LoginLimiter::new(self.cfg.security.failed_logins_per_minute),
+            ca: self.ca.clone(),
         })
     }
 
@@ -324,6 +368,7 @@ impl OpenHub {
             pepper,
             data_dir,
             lock,
+            ca,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let auto = tokio::spawn(auto_day(store.clone(), cfg.clone(), stop_rx.clone()));
@@ -349,25 +394,43 @@ impl OpenHub {
             tokio::spawn(backup::run(store.clone(), policy, stop_rx.clone()))
         });
         let login_limiter = api::LoginLimiter::new(cfg.security.failed_logins_per_minute);
+        let transport = cfg.security.transport;
+        let tls = match transport {
+            Transport::Mtls => Some(ca.server_config(
+                &cfg.security.server_names,
+                listener.local_addr().ok().map(|a| a.ip()),
+            )?),
+            Transport::Plain => None,
+        };
         let app = api::router(api::AppState {
             store: store.clone(),
             cfg,
             shutdown: stop_rx,
             pepper,
             login_limiter,
+            ca: ca.clone(),
         });
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!("hub listening on http://{addr}");
-        }
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+        let served = match tls {
+            None => {
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::warn!(
+                        "hub listening on http://{addr} WITHOUT TLS (security.transport = \"plain\"): \
+                         devices are not authenticated and anyone on this network can read and \
+                         call everything; for tests and development only"
+                    );
+                }
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    shutdown.await;
+                    let _ = stop_tx.send(true);
+                })
+                .await
+            }
+            Some(tls) => serve_mtls(listener, app, tls, &ca, shutdown, stop_tx).await,
+        };
         let _ = auto.await;
         let _ = upkeep.await;
         if let Some(task) = uplink {
@@ -382,6 +445,56 @@ impl OpenHub {
         tracing::info!("hub stopped");
         served.map_err(HubError::Serve)
     }
+}
+
+/// GB/T 5.4: serves `app` over TLS with client certificates checked against the hub's
+/// CA, until `shutdown` completes (then stops the event streams and drains connections).
+async fn serve_mtls(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: rustls::ServerConfig,
+    ca: &pki::HubCa,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop_tx: watch::Sender<bool>,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let stop_tx = Arc::new(stop_tx);
+    let handle = axum_server::Handle::new();
+    let on_shutdown = {
+        let (handle, stop_tx) = (handle.clone(), stop_tx.clone());
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        })
+    };
+    tracing::info!(
+        "hub listening on https://{addr} (mutual TLS; CA fingerprint {})",
+        ca.fingerprint()
+    );
+    let std_listener = listener.into_std()?;
+    let served = async {
+        axum_server::from_tcp_rustls(
+            std_listener,
+            axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+        )?
+        .handle(handle)
+        // A client that connects and says nothing is let go.
+        .first_request_timeout(Duration::from_secs(30))
+        .accept_error_handler(|peer, e| {
+            tracing::info!(
+                "TLS connection from {} refused: {e}",
+                peer.map_or_else(|| "an unknown address".to_owned(), ToString::to_string)
+            );
+        })
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .await
+    }
+    .await;
+    // Whatever ended the server, the background tasks stop too.
+    let _ = stop_tx.send(true);
+    on_shutdown.abort();
+    served
 }
 
 /// [`OpenHub::open`] then [`OpenHub::serve`].

@@ -52,7 +52,11 @@ skills = [{{ skill = "repair" }}, {{ skill = "installation" }}, {{ skill = "comp
 {hours}"#
     )
     .replace("{PIN}", pin_hash());
-    Config::from_toml_str(&text, "test.toml").expect("valid test config")
+    let mut cfg = Config::from_toml_str(&text, "test.toml").expect("valid test config");
+    // Plain HTTP: the test hubs are reached by `HubClient` on http://127.0.0.1 (the
+    // mutual TLS tests start their hub themselves).
+    cfg.security.transport = crate::Transport::Plain;
+    cfg
 }
 
 /// A running hub; stop it with [`TestHub::stop`] to restart on the same data.
@@ -93,6 +97,9 @@ impl TestHub {
         open_day: bool,
         addr: SocketAddr,
     ) -> TestHub {
+        // A `TestHub` serves plain HTTP whatever the config says (see [`config`]).
+        let mut cfg = cfg;
+        cfg.security.transport = crate::Transport::Plain;
         let mut listener = None;
         for _ in 0..100 {
             match tokio::net::TcpListener::bind(addr).await {

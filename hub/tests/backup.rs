@@ -124,9 +124,10 @@ async fn a_damaged_backup_is_refused_and_the_live_database_kept() {
     let info = backup::backup_into(&db, &dir, Utc::now()).unwrap();
     let data = hub.stop().await;
 
-    // Flip bytes in the middle of the file: a failing USB stick.
+    // Flip bytes in the middle of the file: a failing USB stick. From the start of a
+    // page (4 KiB), so the damage hits a page's header, whatever the number of pages.
     let mut bytes = std::fs::read(&info.path).unwrap();
-    let mid = bytes.len() / 2;
+    let mid = bytes.len() / 2 / 4096 * 4096;
     for b in &mut bytes[mid..mid + 2048] {
         *b ^= 0x5a;
     }

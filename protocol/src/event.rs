@@ -204,6 +204,10 @@ pub enum HubEvent {
         /// `request` (asked by the customer) or `retention` (kept long enough).
         reason: String,
     },
+    /// Only in the public event stream (see [`HubEvent::public_view`]): stands in for an
+    /// event a waiting-area screen may not see, keeping its sequence number's place so
+    /// the stream stays gap-free. Never written to the outbox.
+    Withheld,
 }
 
 impl HubEvent {
@@ -239,6 +243,114 @@ impl HubEvent {
             HubEvent::AppointmentChanged { .. } => "appointment_changed",
             HubEvent::SmsSettled { .. } => "sms_settled",
             HubEvent::CustomerErased { .. } => "customer_erased",
+            HubEvent::Withheld => "withheld",
+        }
+    }
+
+    /// GB/T 5.4: the event as a screen in the waiting area (display board, customer kiosk)
+    /// may see it: ticket numbers, services, counters and states, but no status-page
+    /// token, staff id or customer pseudonym, and no priority class (it tells that the
+    /// holder is elderly, disabled or pregnant: shown as normal). Events about requests,
+    /// money, ratings, appointments and customers become [`HubEvent::Withheld`].
+    pub fn public_view(&self) -> HubEvent {
+        use HubEvent as E;
+        match self {
+            E::TicketIssued {
+                ticket_id,
+                number,
+                service,
+                class,
+                channel,
+                token: _,
+            } => E::TicketIssued {
+                ticket_id: *ticket_id,
+                number: number.clone(),
+                service: *service,
+                class: match class {
+                    PriorityClass::Priority => PriorityClass::Normal,
+                    other => *other,
+                },
+                channel: *channel,
+                token: String::new(),
+            },
+            E::TicketCalled {
+                ticket_id,
+                number,
+                service,
+                counter,
+                recall,
+                staff_id: _,
+            } => E::TicketCalled {
+                ticket_id: *ticket_id,
+                number: number.clone(),
+                service: *service,
+                counter: *counter,
+                recall: *recall,
+                staff_id: None,
+            },
+            E::TicketFinished {
+                ticket_id,
+                number,
+                counter,
+                service_secs,
+                staff_id: _,
+            } => E::TicketFinished {
+                ticket_id: *ticket_id,
+                number: number.clone(),
+                counter: *counter,
+                service_secs: *service_secs,
+                staff_id: None,
+            },
+            // A board shows which counters are open, not who works there.
+            E::StaffLoggedIn {
+                staff_id: _,
+                counter,
+            } => E::StaffLoggedIn {
+                staff_id: String::new(),
+                counter: *counter,
+            },
+            E::StaffLoggedOut {
+                staff_id: _,
+                counter,
+            } => E::StaffLoggedOut {
+                staff_id: String::new(),
+                counter: *counter,
+            },
+            E::DayOpened { .. }
+            | E::DayClosed { .. }
+            | E::TicketPrinted { .. }
+            | E::TicketStarted { .. }
+            | E::TicketNoShow { .. }
+            | E::TicketOnHold { .. }
+            | E::TicketTransferred { .. }
+            | E::TicketCancelled { .. }
+            | E::DeviceAlert { .. }
+            | E::AppointmentCheckedIn { .. }
+            | E::Withheld => self.clone(),
+            E::RequestCreated { .. }
+            | E::RequestAdvanced { .. }
+            | E::QuoteIssued { .. }
+            | E::QuoteAcknowledged { .. }
+            | E::PaymentRecorded { .. }
+            | E::RefundRecorded { .. }
+            | E::RefundPaid { .. }
+            | E::RatingGiven { .. }
+            | E::AgreementWritten { .. }
+            | E::FollowUpRecorded { .. }
+            | E::AppointmentBooked { .. }
+            | E::AppointmentChanged { .. }
+            | E::SmsSettled { .. }
+            | E::CustomerErased { .. } => E::Withheld,
+        }
+    }
+}
+
+impl EventEnvelope {
+    /// The envelope with its event as [`HubEvent::public_view`] shows it.
+    pub fn public_view(&self) -> EventEnvelope {
+        EventEnvelope {
+            event: self.event.public_view(),
+            ..self.clone()
         }
     }
 }
@@ -294,6 +406,63 @@ mod tests {
         assert_eq!(v["type"], e.kind());
         let back: HubEvent = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn the_public_view_carries_no_token_staff_or_customer() {
+        // GB/T 5.4
+        let issued = HubEvent::TicketIssued {
+            ticket_id: 7,
+            number: "A007".into(),
+            service: ServiceType::Repair,
+            class: PriorityClass::Priority,
+            channel: Channel::OnSite,
+            token: "s3cret-status-token".into(),
+        };
+        let called = HubEvent::TicketCalled {
+            ticket_id: 7,
+            number: "A007".into(),
+            service: ServiceType::Repair,
+            counter: 2,
+            recall: false,
+            staff_id: Some("alice".into()),
+        };
+        let login = HubEvent::StaffLoggedIn {
+            staff_id: "alice".into(),
+            counter: Some(2),
+        };
+        let created = HubEvent::RequestCreated {
+            request_id: 1,
+            service: ServiceType::Repair,
+            channel: Channel::OnSite,
+            stage: RequestStage::Acceptance,
+            ticket_id: Some(7),
+            customer: Some("pseudo-123".into()),
+            deadlines: None,
+        };
+        for e in [&issued, &called, &login, &created] {
+            let text = serde_json::to_string(&e.public_view()).unwrap();
+            for secret in ["s3cret", "alice", "pseudo-123"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+        assert_eq!(created.public_view(), HubEvent::Withheld);
+        assert!(matches!(
+            issued.public_view(),
+            HubEvent::TicketIssued { class: PriorityClass::Normal, ref token, .. } if token.is_empty()
+        ));
+        match called.public_view() {
+            HubEvent::TicketCalled {
+                number, counter, ..
+            } => assert_eq!((number.as_str(), counter), ("A007", 2)),
+            other => panic!("{other:?}"),
+        }
+        let v = serde_json::to_value(HubEvent::Withheld).unwrap();
+        assert_eq!(v["type"], "withheld");
+        assert_eq!(
+            serde_json::from_value::<HubEvent>(v).unwrap(),
+            HubEvent::Withheld
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! check input, then call the store; every error leaves as a JSON problem body naming
 //! the field at fault. No input may make a handler panic or answer 500.
 
+pub mod access;
 mod desk;
+mod devices;
 mod errors;
 mod extract;
 mod status_page;
@@ -34,8 +36,11 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// The key of stored secret hashes (see `auth`).
     pub pepper: Arc<crate::auth::Pepper>,
-    /// Failed logins per network address (PIN guessing across accounts).
+    /// Failed logins per network address (PIN guessing across accounts); refused device
+    /// enrolments count here too.
     pub login_limiter: LoginLimiter,
+    /// The hub's certificate authority (device enrolment).
+    pub ca: Arc<crate::pki::HubCa>,
 }
 
 /// Counts failed logins per network address in a sliding minute: beyond the limit every
@@ -150,8 +155,21 @@ pub fn router(state: AppState) -> Router {
         .route("/follow-ups", get(desk::follow_ups))
         .route("/requests/{id}/follow-up", post(desk::record_follow_up))
         .route("/customers/{pseudonym}/erase", post(desk::erase_customer))
-        .fallback(not_found)
-        .with_state(state);
+        // GB/T 5.4: device enrolment and administration.
+        .route(protocol::devices::ENROL_PATH, post(devices::enrol))
+        .route(protocol::devices::CA_PATH, get(devices::ca))
+        .route("/devices", get(devices::list))
+        .route("/devices/pairings", post(devices::create_pairing))
+        .route("/devices/{id}/revoke", post(devices::revoke));
+    // GB/T 5.4, 5.6.2: with mutual TLS every matched route checks the device first.
+    let api = match state.cfg.security.transport {
+        crate::config::Transport::Mtls => api.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::enforce,
+        )),
+        crate::config::Transport::Plain => api,
+    };
+    let api = api.fallback(not_found).with_state(state);
     Router::new()
         .nest(API_PREFIX, api)
         .merge(public)

@@ -2,20 +2,46 @@
 //! every outbox event after `SEQ` as JSON text, then live events as they commit. A client
 //! that reconnects with the last sequence it saw misses nothing and sees nothing twice;
 //! a slow client that falls behind is caught up from the database.
+//!
+//! GB/T 5.4: a display board or kiosk gets the public view of each event (no status
+//! token, staff id or customer), and its stream ends within seconds of its device being
+//! revoked.
 
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::access::DevicePeer;
 use super::{ApiError, AppState};
 use crate::store;
 
 const PAGE: u32 = 500;
+/// How often a device's stream checks that the device is still enrolled.
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// Who the stream is for: whether it gets the public view, and which device to re-check.
+#[derive(Debug, Clone)]
+struct Viewer {
+    public: bool,
+    device: Option<DevicePeer>,
+}
+
+impl Viewer {
+    fn of(peer: Option<DevicePeer>) -> Viewer {
+        use protocol::DeviceRole;
+        Viewer {
+            public: peer
+                .as_ref()
+                .is_some_and(|p| matches!(p.role, DeviceRole::Board | DeviceRole::Kiosk)),
+            device: peer,
+        }
+    }
+}
 
 fn parse_since(query: Option<&str>) -> Result<Option<i64>, ApiError> {
     let Some(q) = query else { return Ok(None) };
@@ -41,6 +67,7 @@ fn parse_since(query: Option<&str>) -> Result<Option<i64>, ApiError> {
 
 pub(super) async fn events(
     State(st): State<AppState>,
+    peer: Option<Extension<DevicePeer>>,
     RawQuery(q): RawQuery,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -68,8 +95,9 @@ pub(super) async fn events(
             None,
         )
     })?;
+    let viewer = Viewer::of(peer.map(|Extension(p)| p));
     Ok(ws.on_upgrade(move |socket| async move {
-        if let Err(e) = stream(socket, st, since).await {
+        if let Err(e) = stream(socket, st, since, viewer).await {
             tracing::debug!("event stream ended: {e}");
         }
     }))
@@ -86,6 +114,7 @@ enum StreamEnd {
 async fn send_after(
     socket: &mut WebSocket,
     st: &AppState,
+    viewer: &Viewer,
     last: &mut i64,
     upto: Option<i64>,
 ) -> Result<(), StreamEnd> {
@@ -102,22 +131,48 @@ async fn send_after(
             if upto.is_some_and(|u| env.seq > u) {
                 return Ok(());
             }
-            send(socket, &env).await?;
+            send(socket, viewer, &env).await?;
             *last = env.seq;
         }
     }
 }
 
-async fn send(socket: &mut WebSocket, env: &protocol::EventEnvelope) -> Result<(), StreamEnd> {
-    let text =
-        serde_json::to_string(env).map_err(|e| store::StoreError::Internal(e.to_string()))?;
+async fn send(
+    socket: &mut WebSocket,
+    viewer: &Viewer,
+    env: &protocol::EventEnvelope,
+) -> Result<(), StreamEnd> {
+    let text = if viewer.public {
+        serde_json::to_string(&env.public_view())
+    } else {
+        serde_json::to_string(env)
+    }
+    .map_err(|e| store::StoreError::Internal(e.to_string()))?;
     socket
         .send(Message::Text(Utf8Bytes::from(text)))
         .await
         .map_err(|_| StreamEnd::ClientGone)
 }
 
-async fn stream(mut socket: WebSocket, st: AppState, since: Option<i64>) -> Result<(), StreamEnd> {
+/// Whether the viewer's device (if any) is still enrolled, neither revoked nor expired.
+async fn still_enrolled(st: &AppState, viewer: &Viewer) -> Result<bool, StreamEnd> {
+    let Some(d) = &viewer.device else {
+        return Ok(true);
+    };
+    let fp = d.fingerprint.clone();
+    let cert = st
+        .store
+        .read(move |c| store::devices::device_for_fingerprint(c, &fp))
+        .await?;
+    Ok(cert.is_some_and(|c| c.active_at(chrono::Utc::now())))
+}
+
+async fn stream(
+    mut socket: WebSocket,
+    st: AppState,
+    since: Option<i64>,
+    viewer: Viewer,
+) -> Result<(), StreamEnd> {
     // Subscribe before reading the backlog, so nothing committed in between is lost.
     let mut live = st.store.subscribe();
     let mut shutdown = st.shutdown.clone();
@@ -125,10 +180,21 @@ async fn stream(mut socket: WebSocket, st: AppState, since: Option<i64>) -> Resu
         Some(s) => s,
         None => st.store.read(store::last_seq).await?,
     };
-    send_after(&mut socket, &st, &mut last, None).await?;
+    send_after(&mut socket, &st, &viewer, &mut last, None).await?;
     let mut ping = tokio::time::interval(Duration::from_secs(20));
+    let mut recheck = tokio::time::interval(RECHECK);
     loop {
         tokio::select! {
+            _ = recheck.tick(), if viewer.device.is_some() => {
+                // GB/T 5.4: a revoked device's stream ends within seconds.
+                if !still_enrolled(&st, &viewer).await? {
+                    let _ = socket.send(Message::Close(Some(CloseFrame {
+                        code: 1008,
+                        reason: Utf8Bytes::from_static("this device's certificate was revoked"),
+                    }))).await;
+                    return Ok(());
+                }
+            }
             _ = shutdown.changed() => {
                 let _ = socket.send(Message::Close(None)).await;
                 return Ok(());
@@ -144,14 +210,14 @@ async fn stream(mut socket: WebSocket, st: AppState, since: Option<i64>) -> Resu
                 Ok(env) if env.seq <= last => {}
                 Ok(env) => {
                     if env.seq > last + 1 {
-                        send_after(&mut socket, &st, &mut last, Some(env.seq - 1)).await?;
+                        send_after(&mut socket, &st, &viewer, &mut last, Some(env.seq - 1)).await?;
                     }
                     if env.seq > last {
-                        send(&mut socket, &env).await?;
+                        send(&mut socket, &viewer, &env).await?;
                         last = env.seq;
                     }
                 }
-                Err(RecvError::Lagged(_)) => send_after(&mut socket, &st, &mut last, None).await?,
+                Err(RecvError::Lagged(_)) => send_after(&mut socket, &st, &viewer, &mut last, None).await?,
                 Err(RecvError::Closed) => return Ok(()),
             },
         }

@@ -377,6 +377,30 @@ INSERT INTO sync_state (id, epoch) VALUES (1, 0);
 ALTER TABLE tickets ADD COLUMN status_token TEXT;
 CREATE UNIQUE INDEX tickets_by_status_token ON tickets (status_token);
 "#,
+    // 6: enrolled devices (GB/T 5.4, 5.6.2): each certificate the hub's CA issued, by its
+    // SHA-256 fingerprint, with the device and role it names; one-time pairing codes,
+    // kept only as hashes.
+    r#"
+CREATE TABLE device_certificates (
+    fingerprint TEXT PRIMARY KEY,
+    device_id   TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    issued_at   TEXT NOT NULL,
+    not_after   TEXT NOT NULL,
+    revoked_at  TEXT,
+    revoked_by  TEXT
+) WITHOUT ROWID;
+CREATE INDEX device_certificates_by_device ON device_certificates (device_id, issued_at);
+CREATE TABLE pairing_codes (
+    code_hash  TEXT PRIMARY KEY,
+    device_id  TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at    TEXT,
+    created_by TEXT
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.

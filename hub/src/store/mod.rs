@@ -16,6 +16,7 @@ mod clock;
 mod customers;
 pub mod day;
 pub mod desk;
+pub mod devices;
 mod migrations;
 pub mod outbox;
 mod requests;
