@@ -41,6 +41,7 @@ fn screenshots_of_every_screen_in_both_languages() {
         url: format!("http://{}", closed.local_addr().unwrap()),
         token: hub::config::HqToken::Inline("screenshots".into()),
         ca_file: None,
+        client_identity: None,
         batch_size: 500,
         public_url: None,
     });

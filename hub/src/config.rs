@@ -109,6 +109,9 @@ struct RawHq {
     token_file: Option<PathBuf>,
     /// A PEM certificate to trust for headquarters (a private CA), besides the system's.
     ca_file: Option<PathBuf>,
+    /// The centre's client certificate and its key (PEM), issued by headquarters.
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
     #[serde(default = "default_batch")]
     batch_size: u32,
     /// Where the public ticket status page is reached from outside the centre
@@ -541,6 +544,9 @@ pub struct HqLink {
     pub url: String,
     pub token: HqToken,
     pub ca_file: Option<PathBuf>,
+    /// GB/T 5.6.2: the centre's client certificate and key (PEM files), issued by
+    /// headquarters (`servicehall hq issue-cert`).
+    pub client_identity: Option<(PathBuf, PathBuf)>,
     /// Events per batch (1..=5000).
     pub batch_size: u32,
     /// Base URL of the public status page outside the centre.
@@ -1128,10 +1134,21 @@ impl Config {
                         ));
                     }
                 };
+                let client_identity = match (h.client_cert, h.client_key) {
+                    (Some(c), Some(k)) => Some((c, k)),
+                    (None, None) => None,
+                    _ => {
+                        return Err(bad(
+                            "hq.client_cert".into(),
+                            "give both `client_cert` and `client_key`, or neither".into(),
+                        ));
+                    }
+                };
                 Some(HqLink {
                     url,
                     token,
                     ca_file: h.ca_file,
+                    client_identity,
                     batch_size: h.batch_size,
                     public_url: h.public_url.map(|u| u.trim_end_matches('/').to_owned()),
                 })

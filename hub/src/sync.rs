@@ -67,6 +67,22 @@ impl Uplink {
                 .map_err(|e| SyncError::Setup(format!("{}: {e}", path.display())))?;
             builder = builder.add_root_certificate(cert);
         }
+        if let Some((cert, key)) = &link.client_identity {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| SyncError::Setup(format!("{}: {e}", p.display())))
+            };
+            let mut pem = read(cert)?;
+            pem.push(b'\n');
+            pem.extend(read(key)?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                SyncError::Setup(format!(
+                    "the centre's client certificate {} with key {}: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+            builder = builder.identity(identity);
+        }
         let http = builder
             .build()
             .map_err(|e| SyncError::Setup(e.to_string()))?;
