@@ -6,6 +6,7 @@
 //! Glue only: the devices live in `hardware`, the rules in the hub.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,7 +17,7 @@ use hardware::printer::transport::{EscPosPrinter, Tcp, TcpTimeouts};
 use hardware::printer::{PaperWidth, PrinterProfile, QrMode, ReceiptPrinter};
 use hardware::terminal::sim::PtySim;
 use hardware::terminal::{LineFormat, SimTiming};
-use protocol::{HubClient, IssueTicket};
+use protocol::{DeviceIdentity, HubClient, IssueTicket};
 
 /// Everything simulated; held while the installation runs, dropping it stops the
 /// simulators.
@@ -30,13 +31,17 @@ pub(crate) struct Devices {
     pub(crate) terminal_register: Option<PathBuf>,
 }
 
-/// Starts the printer and terminal simulators and the keyboard ticket button.
+/// Starts the printer and terminal simulators and the keyboard ticket button (which
+/// talks to the hub as the device `identity` when there is one).
 pub(crate) fn start(
     data_dir: &Path,
     hub_url: String,
     utc_offset: chrono::FixedOffset,
     rt: tokio::runtime::Handle,
+    identity: Option<Arc<DeviceIdentity>>,
 ) -> Result<Devices> {
+    let hub = HubClient::for_device(hub_url.clone(), identity.as_deref())
+        .with_context(|| format!("the ticket button cannot talk to the hub at {hub_url}"))?;
     let jobs = data_dir.join("printer-jobs");
     // The usual raw printing port, or any free one when 9100 is taken.
     let printer = SimPrinter::start(&jobs, "127.0.0.1:9100")
@@ -67,7 +72,7 @@ pub(crate) fn start(
     let printer_addr = printer.local_addr();
     std::thread::Builder::new()
         .name("ticket-button".into())
-        .spawn(move || dispenser(gpio, HubClient::new(hub_url), printer_addr, utc_offset, rt))
+        .spawn(move || dispenser(gpio, hub, printer_addr, utc_offset, rt))
         .context("starting the ticket button")?;
     let keys = button.clone();
     std::thread::Builder::new()

@@ -292,6 +292,7 @@ fn main() -> Result<()> {
                 button_service,
                 feedback_counter,
                 idle_timeout: std::time::Duration::from_secs(idle_secs.max(10)),
+                identity: None,
             },
             shutdown_signal(),
         ),
@@ -318,6 +319,7 @@ fn main() -> Result<()> {
                     PathBuf::from(format!("counter-{counter}-payments.journal"))
                 }),
                 lock_after_minutes: lock_minutes,
+                identity: None,
             },
             shutdown_signal(),
         ),
@@ -523,6 +525,7 @@ fn all_in_one() -> Result<()> {
             format!("http://{addr}"),
             utc_offset,
             tokio::runtime::Handle::current(),
+            None,
         )?;
         anyhow::Ok((listener, hub, devices))
     })?;

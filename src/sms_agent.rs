@@ -8,10 +8,11 @@
 //! is kept.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hardware::sms::{Disposition, PhoneNumber, SmsError, SmsGateway};
-use protocol::{HubClient, SmsOutcome, SmsResult, SmsToSend};
+use protocol::{ClientError, DeviceIdentity, HubClient, SmsOutcome, SmsResult, SmsToSend};
 
 /// How the agent paces itself.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct AgentOptions {
     pub idle_poll: Duration,
     /// Longest pause after the hub or the modem failed.
     pub max_backoff: Duration,
+    /// This gateway's certificate for an `https://` hub (GB/T 5.4); `None` for a plain one.
+    pub identity: Option<Arc<DeviceIdentity>>,
 }
 
 impl Default for AgentOptions {
@@ -33,6 +36,7 @@ impl Default for AgentOptions {
             device: "sms-agent".into(),
             idle_poll: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60),
+            identity: None,
         }
     }
 }
@@ -112,13 +116,25 @@ fn doubled(d: Duration, max: Duration) -> Duration {
     (d * 2).min(max)
 }
 
-/// Runs until `shutdown` completes.
+/// The agent's client for the hub in `opts` (mutual TLS when it has an identity).
+pub fn hub_client(opts: &AgentOptions) -> Result<HubClient, ClientError> {
+    HubClient::for_device(opts.hub_url.clone(), opts.identity.as_deref())
+}
+
+/// Runs until `shutdown` completes, or at once if the hub's address and the agent's
+/// identity do not go together (logged; check it first with [`hub_client`]).
 pub async fn run(
     opts: AgentOptions,
     mut gateway: Box<dyn SmsGateway>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let hub = HubClient::new(opts.hub_url.clone());
+    let hub = match hub_client(&opts) {
+        Ok(hub) => hub,
+        Err(e) => {
+            tracing::error!("sms: cannot talk to the hub at {}: {e}", opts.hub_url);
+            return;
+        }
+    };
     let first = Duration::from_millis(500).min(opts.max_backoff);
     let mut backoff = first;
     tokio::pin!(shutdown);

@@ -105,6 +105,7 @@ fn options(hub: &TestHub) -> AgentOptions {
         device: "sms-agent".into(),
         idle_poll: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
+        identity: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         terminal: a.terminal,
         terminal_journal: a.journal,
         lock_after_minutes: a.lock_after,
+        identity: None,
     };
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Runtime::new()?;

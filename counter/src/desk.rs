@@ -93,6 +93,9 @@ impl From<ClientError> for DeskError {
                 "{status}: {}",
                 body.chars().take(200).collect::<String>()
             )),
+            e @ (ClientError::NotEnrolled { .. }
+            | ClientError::NotSecure { .. }
+            | ClientError::Identity(_)) => DeskError::HubUnreachable(e.to_string()),
         }
     }
 }
@@ -397,13 +400,21 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Desk {
+    /// A desk on a plain `http://` hub (the tests, a single-machine demo).
     pub fn new(cfg: DeskConfig, devices: Devices) -> Desk {
+        let hub = HubClient::new(cfg.hub_url.clone());
+        Desk::with_hub(cfg, devices, hub)
+    }
+
+    /// A desk talking to the hub through `hub` (the station's own client: mutual TLS on
+    /// an enrolled station, see [`HubClient::for_device`]).
+    pub fn with_hub(cfg: DeskConfig, devices: Devices, hub: HubClient) -> Desk {
         let profile = devices
             .printer
             .as_ref()
             .map_or_else(|| counter_profile(&cfg.device), |p| p.profile().clone());
         Desk {
-            hub: HubClient::new(cfg.hub_url.clone()),
+            hub,
             cfg,
             session: None,
             locked: false,

@@ -136,9 +136,12 @@ pub fn run(
                 opts.terminal_journal.display()
             )
         })?;
-    let desk = Desk::new(
+    let hub = HubClient::for_device(opts.hub_url.clone(), opts.identity.as_deref())
+        .with_context(|| format!("the counter cannot talk to the hub at {}", opts.hub_url))?;
+    let desk = Desk::with_hub(
         DeskConfig::new(opts.hub_url.clone(), opts.counter, opts.lang),
         Devices { printer, terminal },
+        hub.clone(),
     );
 
     let state = UiState::new(opts.lang, opts.lock_after_minutes);
@@ -185,7 +188,6 @@ pub fn run(
         .build()
         .context("starting the counter's network runtime")?;
     let weak = window.as_weak();
-    let hub_url = opts.hub_url.clone();
     let counter = opts.counter;
     let net = std::thread::Builder::new()
         .name("counter-net".into())
@@ -204,7 +206,7 @@ pub fn run(
                 ));
                 let refresher = tokio::spawn(refresh_loop(
                     weak,
-                    HubClient::new(hub_url),
+                    hub,
                     counter,
                     staff_rx,
                     nudge,

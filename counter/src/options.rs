@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ui::Lang;
 
@@ -105,6 +106,8 @@ pub struct CounterOptions {
     pub terminal_journal: PathBuf,
     /// Lock the screen after this many minutes without input; 0 never locks.
     pub lock_after_minutes: u32,
+    /// This station's certificate for an `https://` hub (GB/T 5.4); `None` for a plain one.
+    pub identity: Option<Arc<protocol::DeviceIdentity>>,
 }
 
 impl Default for CounterOptions {
@@ -119,6 +122,7 @@ impl Default for CounterOptions {
             terminal: TerminalTarget::None,
             terminal_journal: PathBuf::from("counter-payments.journal"),
             lock_after_minutes: 5,
+            identity: None,
         }
     }
 }

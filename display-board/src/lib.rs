@@ -110,6 +110,8 @@ pub struct BoardOptions {
     pub voice: VoiceLangs,
     /// Fill the screen (the appliance); otherwise a window of the layout's size.
     pub fullscreen: bool,
+    /// This board's certificate for an `https://` hub (GB/T 5.4); `None` for a plain one.
+    pub identity: Option<Arc<protocol::DeviceIdentity>>,
 }
 
 impl Default for BoardOptions {
@@ -122,6 +124,7 @@ impl Default for BoardOptions {
             sound: true,
             voice: VoiceLangs::default(),
             fullscreen: false,
+            identity: None,
         }
     }
 }
@@ -187,7 +190,8 @@ pub fn run(
     let weak = window.as_weak();
     let net_board = board.clone();
     let lang = opts.lang;
-    let hub_url = opts.hub_url.clone();
+    let hub = protocol::HubClient::for_device(opts.hub_url.clone(), opts.identity.as_deref())
+        .with_context(|| format!("the board cannot talk to the hub at {}", opts.hub_url))?;
     let net = std::thread::Builder::new()
         .name("board-net".into())
         .spawn(move || {
@@ -208,8 +212,8 @@ pub fn run(
                         }
                     }
                 });
-                subscriber::run(
-                    &hub_url,
+                subscriber::follow(
+                    hub,
                     net_board,
                     tx,
                     subscriber::SubscriberOptions::default(),

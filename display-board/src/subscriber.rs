@@ -92,9 +92,8 @@ impl From<tungstenite::Error> for Lost {
     }
 }
 
-/// Follows the hub at `hub_url` (e.g. `http://127.0.0.1:8470`) until `shutdown` resolves.
-/// Resumes from the model's `last_seq` if it already has one (a restarted subscriber
-/// shows exactly the calls it missed, once).
+/// Follows the plain `http://` hub at `hub_url` (e.g. `http://127.0.0.1:8470`; the
+/// tests, the benchmark) until `shutdown` resolves: [`follow`] with a plain client.
 pub async fn run(
     hub_url: &str,
     board: SharedBoard,
@@ -102,14 +101,21 @@ pub async fn run(
     opts: SubscriberOptions,
     shutdown: impl Future<Output = ()>,
 ) {
-    let client = HubClient::new(hub_url);
-    let ws_base = client
-        .url("/events")
-        .replacen("http://", "ws://", 1)
-        .replacen("https://", "wss://", 1);
+    follow(HubClient::new(hub_url), board, updates, opts, shutdown).await;
+}
+
+/// Follows the hub through `client` (the board's own: mutual TLS on an enrolled board)
+/// until `shutdown` resolves. Resumes from the model's `last_seq` if it already has one
+/// (a restarted subscriber shows exactly the calls it missed, once).
+pub async fn follow(
+    client: HubClient,
+    board: SharedBoard,
+    updates: UnboundedSender<BoardUpdate>,
+    opts: SubscriberOptions,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut follower = Follower {
         client,
-        ws_base,
         board,
         updates,
         opts,
@@ -125,7 +131,6 @@ type Refresh<'a> = Pin<Box<dyn Future<Output = Result<QueueSnapshot, Lost>> + Se
 
 struct Follower {
     client: HubClient,
-    ws_base: String,
     board: SharedBoard,
     updates: UnboundedSender<BoardUpdate>,
     opts: SubscriberOptions,
@@ -190,12 +195,10 @@ impl Follower {
         }
         let _ = self.updates.send(BoardUpdate::Changed);
         let since = lock(&self.board).last_seq().unwrap_or(0);
-        let url = format!("{}?since={since}", self.ws_base);
-        let connecting = tokio::time::timeout(
-            self.opts.request_timeout,
-            tokio_tungstenite::connect_async(&url),
-        );
-        let (mut ws, _) = match connecting.await {
+        let path = format!("/events?since={since}");
+        let connecting =
+            tokio::time::timeout(self.opts.request_timeout, self.client.events_socket(&path));
+        let mut ws = match connecting.await {
             Err(_) => return Err(Lost::TimedOut(self.opts.request_timeout)),
             Ok(Ok(ok)) => ok,
             Ok(Err(tungstenite::Error::Http(resp))) if resp.status().as_u16() == 409 => {

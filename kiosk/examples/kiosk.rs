@@ -62,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             button_service: a.button_service,
             feedback_counter: a.feedback_counter,
             idle_timeout: Duration::from_secs(a.idle_secs),
+            identity: None,
         },
         async {
             let _ = tokio::signal::ctrl_c().await;

@@ -53,15 +53,10 @@ pub async fn follow(
     opts: FeedOptions,
     shutdown: impl Future<Output = ()>,
 ) {
-    let ws_base = controller
-        .hub()
-        .url("/events")
-        .replacen("http://", "ws://", 1)
-        .replacen("https://", "wss://", 1);
     let run = async {
         let mut backoff = opts.min_backoff;
         loop {
-            if let Err(e) = session(&controller, &out, &opts, &ws_base, &mut backoff).await {
+            if let Err(e) = session(&controller, &out, &opts, &mut backoff).await {
                 tracing::info!("kiosk: hub lost ({e}); trying again in {backoff:?}");
             }
             out(Outcome::Connection(HubState::Offline));
@@ -80,18 +75,16 @@ async fn session(
     c: &Controller,
     out: &Sink,
     opts: &FeedOptions,
-    ws_base: &str,
     backoff: &mut Duration,
 ) -> Result<(), String> {
     let snapshot_seq = c.refresh_all(out).await?;
     *backoff = opts.min_backoff;
     let since = snapshot_seq.saturating_sub(opts.replay).max(0);
-    let url = format!("{ws_base}?since={since}");
-    let (mut ws, _) =
-        tokio::time::timeout(opts.idle_timeout, tokio_tungstenite::connect_async(&url))
-            .await
-            .map_err(|_| "the event stream did not open".to_owned())?
-            .map_err(|e| format!("event stream: {e}"))?;
+    let path = format!("/events?since={since}");
+    let mut ws = tokio::time::timeout(opts.idle_timeout, c.hub().events_socket(&path))
+        .await
+        .map_err(|_| "the event stream did not open".to_owned())?
+        .map_err(|e| format!("event stream: {e}"))?;
     let silence = tokio::time::sleep(opts.idle_timeout);
     tokio::pin!(silence);
     let mut queue_tick = tokio::time::interval(Duration::from_millis(500));

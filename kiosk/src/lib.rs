@@ -175,6 +175,8 @@ pub struct KioskOptions {
     pub feedback_counter: Option<u32>,
     /// Silence after which the kiosk wipes the customer's input and goes home.
     pub idle_timeout: Duration,
+    /// This kiosk's certificate for an `https://` hub (GB/T 5.4); `None` for a plain one.
+    pub identity: Option<Arc<protocol::DeviceIdentity>>,
 }
 
 impl Default for KioskOptions {
@@ -191,6 +193,7 @@ impl Default for KioskOptions {
             button_service: ServiceType::Consultation,
             feedback_counter: None,
             idle_timeout: Duration::from_secs(90),
+            identity: None,
         }
     }
 }
@@ -243,8 +246,10 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the kiosk's network runtime")?;
+    let hub = HubClient::for_device(opts.hub_url.clone(), opts.identity.as_deref())
+        .with_context(|| format!("the kiosk cannot talk to the hub at {}", opts.hub_url))?;
     let controller = Arc::new(controller::Controller::new(
-        HubClient::new(opts.hub_url.clone()),
+        hub,
         opts.device.clone(),
         opts.ticket_printer(),
     ));

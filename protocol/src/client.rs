@@ -1,11 +1,17 @@
-//! A typed HTTP client for the hub, used by the apps, the tests and the benchmarks.
-//! Errors keep the hub's problem body so callers can show its sentence to a person.
+//! A typed HTTP client for the hub, used by the apps, the tests and the benchmarks, and
+//! the event stream's socket. Errors keep the hub's problem body so callers can show its
+//! sentence to a person. An enrolled device talks to the hub over mutual TLS only.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream, tungstenite};
 
 use crate::API_PREFIX;
 use crate::api::*;
+use crate::identity::{DeviceIdentity, IdentityError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -16,6 +22,16 @@ pub enum ClientError {
     Unreachable(#[from] reqwest::Error),
     #[error("hub answered {status} with an unreadable body: {body}")]
     BadAnswer { status: u16, body: String },
+    /// An `https://` hub and no device identity to present to it.
+    #[error(
+        "the hub at {url} needs an enrolled device and this one is not: run `servicehall enrol`"
+    )]
+    NotEnrolled { url: String },
+    /// An enrolled device pointed at a plain `http://` hub: it would send in clear.
+    #[error("this device is enrolled, so the hub's address must start with https://, not `{url}`")]
+    NotSecure { url: String },
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 impl ClientError {
@@ -35,6 +51,8 @@ pub struct HubClient {
     base: String,
     http: reqwest::Client,
     token: Option<String>,
+    /// The device's mutual TLS, for the event stream's socket (`http` has its own copy).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl HubClient {
@@ -51,7 +69,63 @@ impl HubClient {
             base: base.into().trim_end_matches('/').to_owned(),
             http,
             token: None,
+            tls: None,
         }
+    }
+
+    /// The client a device uses (GB/T 5.4): for an `https://` hub, mutual TLS with the
+    /// device's `identity` (only the hub's CA trusted, the device's certificate presented);
+    /// for a plain `http://` hub (a single-machine demo, the tests), no identity. A
+    /// mismatch is refused rather than silently sending in clear or failing later.
+    pub fn for_device(
+        base: impl Into<String>,
+        identity: Option<&DeviceIdentity>,
+    ) -> Result<HubClient, ClientError> {
+        let base = base.into().trim_end_matches('/').to_owned();
+        let secure = base
+            .split_once("://")
+            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"));
+        match (secure, identity) {
+            (false, None) => Ok(HubClient::new(base)),
+            (true, None) => Err(ClientError::NotEnrolled { url: base }),
+            (false, Some(_)) => Err(ClientError::NotSecure { url: base }),
+            (true, Some(identity)) => {
+                let tls = identity.client_config()?;
+                let http = reqwest::Client::builder()
+                    .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
+                    .https_only(true)
+                    .connect_timeout(HubClient::CONNECT_TIMEOUT)
+                    .timeout(HubClient::TIMEOUT)
+                    .tcp_keepalive(std::time::Duration::from_secs(30))
+                    .build()?;
+                Ok(HubClient {
+                    base,
+                    http,
+                    token: None,
+                    tls: Some(tls),
+                })
+            }
+        }
+    }
+
+    /// Opens the WebSocket at `path_and_query` under the API prefix (e.g.
+    /// `/events?since=42`): `ws://` for a plain hub, `wss://` with the device's mutual
+    /// TLS for a secure one. A refused upgrade comes back as `tungstenite::Error::Http`
+    /// with the hub's status (409 when the hub is behind the caller).
+    pub async fn events_socket(
+        &self,
+        path_and_query: &str,
+    ) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tungstenite::Error> {
+        let url = self.url(path_and_query);
+        let url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => format!("wss://{rest}"),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => format!("ws://{rest}"),
+            _ => url,
+        };
+        let connector = self.tls.clone().map(Connector::Rustls);
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector).await?;
+        Ok(ws)
     }
 
     /// How long connecting to the hub may take.

@@ -61,7 +61,9 @@ impl std::str::FromStr for DeviceRole {
         DeviceRole::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("`{s}` is not a device role (kiosk, counter, board, sms-gateway)"))
+            .ok_or_else(|| {
+                format!("`{s}` is not a device role (kiosk, counter, board, sms-gateway)")
+            })
     }
 }
 
@@ -163,7 +165,10 @@ mod tests {
         let shown = format_fingerprint(&d);
         assert_eq!(shown.split(':').count(), 16);
         assert_eq!(parse_fingerprint(&shown), Some(d));
-        assert_eq!(parse_fingerprint(&shown.to_lowercase().replace(':', " ")), Some(d));
+        assert_eq!(
+            parse_fingerprint(&shown.to_lowercase().replace(':', " ")),
+            Some(d)
+        );
         assert_eq!(parse_fingerprint(&shown[..shown.len() - 1]), None);
         let mut bad = shown.clone();
         bad.replace_range(0..1, "G");
