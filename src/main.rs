@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod devices;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,8 +38,16 @@ enum Command {
     },
     /// Run a waiting-area display board against a hub.
     Board {
-        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://127.0.0.1:8470"
+        )]
         hub: String,
+        /// This device's key and certificate from `servicehall enrol` (GB/T 5.4); not
+        /// needed for a plain-HTTP hub.
+        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        identity: Option<PathBuf>,
         /// Counters and/or services to show: `1-4`, `repair,installation`, `1,2,repair`.
         #[arg(long)]
         zone: Option<display_board::Zone>,
@@ -56,8 +65,16 @@ enum Command {
     },
     /// Run the customer kiosk: tickets, request intake, fees, check-in, ratings.
     Kiosk {
-        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://127.0.0.1:8470"
+        )]
         hub: String,
+        /// This device's key and certificate from `servicehall enrol` (GB/T 5.4); not
+        /// needed for a plain-HTTP hub.
+        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        identity: Option<PathBuf>,
         /// This kiosk's name at the hub (on tickets and printer alerts).
         #[arg(long, default_value = "kiosk-1")]
         device: String,
@@ -90,8 +107,16 @@ enum Command {
     },
     /// Run a staff counter station.
     Counter {
-        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://127.0.0.1:8470"
+        )]
         hub: String,
+        /// This device's key and certificate from `servicehall enrol` (GB/T 5.4); not
+        /// needed for a plain-HTTP hub.
+        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        identity: Option<PathBuf>,
         /// The counter (window) number this station is bound to.
         #[arg(long)]
         counter: u32,
@@ -117,14 +142,52 @@ enum Command {
     },
     /// Send the hub's text messages through a GSM modem (GB/T 4.2.2).
     Sms {
-        #[arg(long, env = "SERVICEHALL_HUB", default_value = "http://127.0.0.1:8470")]
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://127.0.0.1:8470"
+        )]
         hub: String,
+        /// This device's key and certificate from `servicehall enrol` (GB/T 5.4); not
+        /// needed for a plain-HTTP hub.
+        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        identity: Option<PathBuf>,
         /// The modem's serial device (e.g. /dev/ttyUSB2), or `sim` for the simulator.
         #[arg(long, env = "SERVICEHALL_MODEM")]
         modem: String,
         /// This agent's name at the hub.
         #[arg(long, default_value = "sms-agent")]
         device: String,
+    },
+    /// Enrol this device with the hub (GB/T 5.4): it makes its own key and gets a
+    /// certificate naming its id and role from the hub's CA, with a one-time pairing code.
+    Enrol {
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://127.0.0.1:8470"
+        )]
+        hub: String,
+        /// The pairing code from `servicehall devices pair` (e.g. 1234-5678).
+        #[arg(long)]
+        code: String,
+        /// The hub's CA fingerprint shown with the code.
+        #[arg(long)]
+        fingerprint: String,
+        /// kiosk, counter, board or sms-gateway (as the code was made for).
+        #[arg(long)]
+        role: protocol::DeviceRole,
+        /// This device's id (as the code was made for).
+        #[arg(long)]
+        id: String,
+        /// Where to keep the key and certificate.
+        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        identity: PathBuf,
+    },
+    /// The hub's enrolled devices: pairing codes, the list, revocation (on the hub's box).
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
     },
     /// Read a PIN or password on standard input and print its argon2id hash for the config.
     HashSecret,
@@ -166,6 +229,10 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// The centres' CA directory (made on first use): ingest then also needs each
+        /// centre's client certificate (`hq issue-cert`). Needs HTTPS.
+        #[arg(long, env = "SERVICEHALL_HQ_CENTRE_CA", requires = "tls_cert")]
+        centre_ca: Option<PathBuf>,
     },
 }
 
@@ -183,6 +250,62 @@ enum HqCommand {
         /// The centre's local time (business days, refund due dates).
         #[arg(long, default_value_t = 480, allow_hyphen_values = true)]
         utc_offset_minutes: i32,
+        /// Also issue the centre's client certificate from this CA directory...
+        #[arg(long, env = "SERVICEHALL_HQ_CENTRE_CA", requires = "cert_out")]
+        centre_ca: Option<PathBuf>,
+        /// ...into this directory (`<id>.pem` and `<id>.key`, for the hub's `[hq]` section).
+        #[arg(long, requires = "centre_ca")]
+        cert_out: Option<PathBuf>,
+    },
+    /// Issue a centre a new client certificate; its previous one is refused from now on.
+    IssueCert {
+        #[arg(long, env = "SERVICEHALL_HQ_DATABASE")]
+        database: String,
+        #[arg(long, env = "SERVICEHALL_HQ_CENTRE_CA")]
+        centre_ca: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// Where to write `<id>.pem` and `<id>.key`.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// Make a one-time pairing code for a new device (valid a few minutes).
+    Pair {
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "SERVICEHALL_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        role: protocol::DeviceRole,
+        /// The device's id: letters, digits, `-` and `_` (e.g. kiosk-2).
+        #[arg(long)]
+        id: String,
+        /// The address devices reach the hub at, for the printed command.
+        #[arg(
+            long,
+            env = "SERVICEHALL_HUB",
+            default_value = "https://servicehall-hub.local:8470"
+        )]
+        hub: String,
+    },
+    /// List the enrolled devices.
+    List {
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "SERVICEHALL_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Revoke a device: the hub refuses its very next call.
+    Revoke {
+        #[arg(long, env = "SERVICEHALL_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "SERVICEHALL_CONFIG")]
+        config: Option<PathBuf>,
+        id: String,
     },
 }
 
@@ -195,7 +318,12 @@ enum AuditCommand {
     },
 }
 
-fn run_sms_agent(hub: String, modem: &str, device: String) -> Result<()> {
+fn run_sms_agent(
+    hub: String,
+    identity: Option<std::sync::Arc<protocol::DeviceIdentity>>,
+    modem: &str,
+    device: String,
+) -> Result<()> {
     let backend = if modem == "sim" {
         hardware::sms::SmsBackend::Simulated
     } else {
@@ -208,8 +336,11 @@ fn run_sms_agent(hub: String, modem: &str, device: String) -> Result<()> {
     let opts = servicehall::sms_agent::AgentOptions {
         hub_url: hub,
         device,
+        identity,
         ..Default::default()
     };
+    // Say now, in the operator's words, if this box cannot reach the hub securely.
+    servicehall::sms_agent::hub_client(&opts)?;
     tokio::runtime::Runtime::new()?.block_on(servicehall::sms_agent::run(
         opts,
         gateway,
@@ -246,6 +377,7 @@ fn main() -> Result<()> {
         }
         Some(Command::Board {
             hub,
+            identity,
             zone,
             lang,
             layout,
@@ -254,6 +386,7 @@ fn main() -> Result<()> {
         }) => display_board::run(
             display_board::BoardOptions {
                 hub_url: hub,
+                identity: devices::load_identity(identity.as_deref())?,
                 zone: zone.unwrap_or_default(),
                 lang,
                 layout,
@@ -265,6 +398,7 @@ fn main() -> Result<()> {
         ),
         Some(Command::Kiosk {
             hub,
+            identity,
             device,
             lang,
             size,
@@ -292,12 +426,13 @@ fn main() -> Result<()> {
                 button_service,
                 feedback_counter,
                 idle_timeout: std::time::Duration::from_secs(idle_secs.max(10)),
-                identity: None,
+                identity: devices::load_identity(identity.as_deref())?,
             },
             shutdown_signal(),
         ),
         Some(Command::Counter {
             hub,
+            identity,
             counter,
             lang,
             size,
@@ -319,11 +454,63 @@ fn main() -> Result<()> {
                     PathBuf::from(format!("counter-{counter}-payments.journal"))
                 }),
                 lock_after_minutes: lock_minutes,
-                identity: None,
+                identity: devices::load_identity(identity.as_deref())?,
             },
             shutdown_signal(),
         ),
-        Some(Command::Sms { hub, modem, device }) => run_sms_agent(hub, &modem, device),
+        Some(Command::Sms {
+            hub,
+            identity,
+            modem,
+            device,
+        }) => run_sms_agent(
+            hub,
+            devices::load_identity(identity.as_deref())?,
+            &modem,
+            device,
+        ),
+        Some(Command::Enrol {
+            hub,
+            code,
+            fingerprint,
+            role,
+            id,
+            identity,
+        }) => runtime()?.block_on(devices::enrol(
+            &hub,
+            &code,
+            &fingerprint,
+            role,
+            &id,
+            &identity,
+        )),
+        Some(Command::Devices { command }) => {
+            let rt = runtime()?;
+            match command {
+                DevicesCommand::Pair {
+                    data_dir,
+                    config,
+                    role,
+                    id,
+                    hub,
+                } => {
+                    let config = load_config(config.as_deref())?;
+                    rt.block_on(devices::pair(&data_dir, &config, role, &id, &hub))
+                }
+                DevicesCommand::List { data_dir, config } => {
+                    let config = load_config(config.as_deref())?;
+                    rt.block_on(devices::list(&data_dir, &config))
+                }
+                DevicesCommand::Revoke {
+                    data_dir,
+                    config,
+                    id,
+                } => {
+                    let config = load_config(config.as_deref())?;
+                    rt.block_on(devices::revoke(&data_dir, &config, &id))
+                }
+            }
+        }
         Some(Command::HashSecret) => {
             let mut secret = String::new();
             std::io::stdin()
@@ -381,15 +568,34 @@ fn main() -> Result<()> {
                     id,
                     name,
                     utc_offset_minutes,
+                    centre_ca,
+                    cert_out,
                 }),
             ..
-        }) => hq_add_centre(&database, &id, &name, utc_offset_minutes),
+        }) => {
+            hq_add_centre(&database, &id, &name, utc_offset_minutes)?;
+            match centre_ca.zip(cert_out) {
+                Some((ca, out)) => hq_issue_cert(&database, &ca, &id, &out),
+                None => Ok(()),
+            }
+        }
+        Some(Command::Hq {
+            command:
+                Some(HqCommand::IssueCert {
+                    database,
+                    centre_ca,
+                    id,
+                    out,
+                }),
+            ..
+        }) => hq_issue_cert(&database, &centre_ca, &id, &out),
         Some(Command::Hq {
             command: None,
             database,
             listen,
             tls_cert,
             tls_key,
+            centre_ca,
         }) => {
             let database = database
                 .context("--database (or SERVICEHALL_HQ_DATABASE) is required to run hq")?;
@@ -397,6 +603,7 @@ fn main() -> Result<()> {
                 database_url: database,
                 listen,
                 tls: tls_cert.zip(tls_key),
+                centre_ca,
             })
         }
     }
@@ -443,12 +650,43 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
+/// The URL the hub's own processes reach it at: `https://` under mutual TLS, loopback for
+/// an address that listens on every interface (the hub's certificate names 127.0.0.1).
+fn local_hub_url(addr: SocketAddr, transport: hub::Transport) -> String {
+    let scheme = match transport {
+        hub::Transport::Mtls => "https",
+        hub::Transport::Plain => "http",
+    };
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    format!("{scheme}://{host}")
+}
+
+/// Pings the systemd watchdog only while the hub's store answers and it accepts connections.
+fn hub_watchdog(
+    rt: &tokio::runtime::Handle,
+    probe: hub::devices::HealthProbe,
+    listen: SocketAddr,
+) -> Option<tokio::task::JoinHandle<()>> {
+    servicehall::systemd::spawn_watchdog(rt, move || {
+        let probe = probe.clone();
+        async move {
+            probe.check().await?;
+            servicehall::systemd::hub_accepts(listen).await
+        }
+    })
+}
+
 fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Result<()> {
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let url = local_hub_url(addr, config.security.transport);
         let opts = hub::HubOptions {
             data_dir,
             config,
@@ -457,18 +695,14 @@ fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Resu
         };
         let hub = hub::OpenHub::open(opts).await?;
         // The first line on standard output says where the ready hub is (scripts read it).
-        println!("servicehall hub listening on http://{addr}");
-        servicehall::systemd::ready(&format!("hub serving on http://{addr}"));
-        let _watchdog =
-            servicehall::systemd::spawn_watchdog(&tokio::runtime::Handle::current(), move || {
-                servicehall::systemd::hub_health(addr)
-            });
+        println!("servicehall hub listening on {url}");
+        servicehall::systemd::ready(&format!("hub serving on {url}"));
+        let _watchdog = hub_watchdog(&tokio::runtime::Handle::current(), hub.health_probe(), addr);
         hub.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
 }
 
-/// `servicehall` with no arguments: the whole installation on this machine.
 fn all_in_one() -> Result<()> {
     let data_dir = match std::env::var_os("SERVICEHALL_DATA_DIR") {
         Some(d) => PathBuf::from(d),
@@ -506,12 +740,12 @@ fn all_in_one() -> Result<()> {
         );
     }
     let utc_offset = config.centre.utc_offset;
+    let transport = config.security.transport;
     let rt = runtime()?;
-    let (listener, hub, devices) = rt.block_on(async {
+    let (listener, hub, pairings) = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = listener.local_addr()?;
         let hub = hub::OpenHub::open(hub::HubOptions {
             data_dir: data_dir.clone(),
             config,
@@ -519,29 +753,51 @@ fn all_in_one() -> Result<()> {
             open_day_on_start: true,
         })
         .await?;
-        println!("servicehall hub listening on http://{addr}");
-        let devices = demo::start(
-            &data_dir,
-            format!("http://{addr}"),
-            utc_offset,
-            tokio::runtime::Handle::current(),
-            None,
-        )?;
-        anyhow::Ok((listener, hub, devices))
+        // GB/T 5.4: the simulated devices enrol like real ones, each with its own key.
+        let pairings = match transport {
+            hub::Transport::Mtls => devices::own_pairings(&hub, &data_dir).await?,
+            hub::Transport::Plain => Vec::new(),
+        };
+        anyhow::Ok((listener, hub, pairings))
     })?;
-    let hub_url = format!("http://{}", listener.local_addr()?);
+    let hub_addr = listener.local_addr()?;
+    let hub_url = local_hub_url(hub_addr, transport);
+    println!("servicehall hub listening on {hub_url}");
     // One Ctrl-C (or SIGTERM) stops both the hub and the board's window.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     rt.spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let hub_addr = listener.local_addr()?;
+    let probe = hub.health_probe();
     let serving = rt.spawn(hub.serve(listener, stopped(stop_rx.clone())));
+    let own = match transport {
+        hub::Transport::Mtls => {
+            let own = rt.block_on(devices::enrol_own(&hub_url, &data_dir, pairings))?;
+            eprintln!(
+                "  devices: enrolled over mutual TLS, keys in {}",
+                data_dir.join("devices").display()
+            );
+            Some(own)
+        }
+        hub::Transport::Plain => {
+            eprintln!(
+                "  devices: plain HTTP (security.transport = \"plain\"): not for a real centre"
+            );
+            None
+        }
+    };
+    let devices = rt.block_on(async {
+        demo::start(
+            &data_dir,
+            hub_url.clone(),
+            utc_offset,
+            tokio::runtime::Handle::current(),
+            own.as_ref().map(|o| o.dispenser.clone()),
+        )
+    })?;
     servicehall::systemd::ready(&format!("all-in-one serving on {hub_url}"));
-    let _watchdog = servicehall::systemd::spawn_watchdog(rt.handle(), move || {
-        servicehall::systemd::hub_health(hub_addr)
-    });
+    let _watchdog = hub_watchdog(rt.handle(), probe, hub_addr);
     // Text messages go to the simulated GSM modem (a real one: `servicehall sms`).
     match hardware::sms::open(
         &hardware::sms::SmsBackend::Simulated,
@@ -552,6 +808,7 @@ fn all_in_one() -> Result<()> {
             rt.spawn(servicehall::sms_agent::run(
                 servicehall::sms_agent::AgentOptions {
                     hub_url: hub_url.clone(),
+                    identity: own.as_ref().map(|o| o.sms.clone()),
                     ..Default::default()
                 },
                 gateway,
@@ -562,11 +819,12 @@ fn all_in_one() -> Result<()> {
     }
     let mut apps = Vec::new();
     if display {
-        apps = start_apps(&hub_url, &data_dir, &devices);
+        apps = start_apps(&hub_url, &data_dir, &devices, own.as_ref());
         // Slint's event loop owns the main thread; the hub keeps serving on the runtime.
         let board = display_board::run(
             display_board::BoardOptions {
                 hub_url,
+                identity: own.as_ref().map(|o| o.board.clone()),
                 ..Default::default()
             },
             stopped(stop_rx.clone()),
@@ -588,7 +846,12 @@ fn all_in_one() -> Result<()> {
 
 /// The kiosk and counter 1 as their own processes (as on the appliances), printing on the
 /// simulated printer; the counter takes cards on the simulated terminal.
-fn start_apps(hub_url: &str, data_dir: &Path, devices: &demo::Devices) -> Vec<std::process::Child> {
+fn start_apps(
+    hub_url: &str,
+    data_dir: &Path,
+    devices: &demo::Devices,
+    own: Option<&devices::OwnDevices>,
+) -> Vec<std::process::Child> {
     let Ok(exe) = std::env::current_exe() else {
         eprintln!("  apps:    cannot find this program to start the kiosk and counter");
         return Vec::new();
@@ -600,7 +863,9 @@ fn start_apps(hub_url: &str, data_dir: &Path, devices: &demo::Devices) -> Vec<st
         .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
     let journal = data_dir.join("counter-1-payments.journal");
     let journal = journal.display().to_string();
-    let runs: [(&str, Vec<&str>); 2] = [
+    let kiosk_identity = own.map(|o| o.kiosk.display().to_string());
+    let counter_identity = own.map(|o| o.counter.display().to_string());
+    let mut runs: [(&str, Vec<&str>); 2] = [
         (
             "kiosk",
             vec![
@@ -630,6 +895,10 @@ fn start_apps(hub_url: &str, data_dir: &Path, devices: &demo::Devices) -> Vec<st
             ],
         ),
     ];
+    if let (Some(k), Some(c)) = (&kiosk_identity, &counter_identity) {
+        runs[0].1.extend(["--identity", k]);
+        runs[1].1.extend(["--identity", c]);
+    }
     let mut children = Vec::new();
     for (name, args) in runs {
         match std::process::Command::new(&exe).args(&args).spawn() {
@@ -674,6 +943,24 @@ fn serve_hq(opts: hq::HqOptions) -> Result<()> {
     runtime()?
         .block_on(hq::run(opts, shutdown_signal()))
         .context("headquarters stopped")
+}
+
+/// Issues `id` a client certificate and writes it with its key into `out` (GB/T 5.6.2).
+fn hq_issue_cert(database: &str, ca_dir: &Path, id: &str, out: &Path) -> Result<()> {
+    let ca = hq::pki::CentreCa::load_or_create(ca_dir)?;
+    let cert = runtime()?
+        .block_on(hq::centres::issue_certificate_to(database, &ca, id))
+        .with_context(|| format!("issuing centre {id}'s certificate"))?;
+    let (cert_file, key_file) = (out.join(format!("{id}.pem")), out.join(format!("{id}.key")));
+    hq::pki::write_private(&key_file, &cert.key_pem)?;
+    hq::pki::write_private(&cert_file, &cert.cert_pem)?;
+    eprintln!(
+        "centre {id}: client certificate {} and key {}; give both to its hub \
+         (`client_cert`, `client_key` in `[hq]`). Its previous certificate is refused from now on.",
+        cert_file.display(),
+        key_file.display()
+    );
+    Ok(())
 }
 
 /// Prints the new token on standard output (only its SHA-256 is stored).

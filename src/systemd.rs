@@ -1,6 +1,6 @@
 //! Telling systemd how a role is doing on the appliance: `READY=1` once it serves, and
-//! `WATCHDOG=1` pings only while the part that matters is alive (the hub answering its
-//! own health endpoint, a Slint app's event loop turning).
+//! `WATCHDOG=1` pings only while the part that matters is alive (the hub's store answering
+//! and its listener accepting, a Slint app's event loop turning).
 //!
 //! Without systemd (no `NOTIFY_SOCKET`) every call here does nothing. A failed
 //! notification is logged, never fatal: the role keeps serving.
@@ -10,10 +10,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use sd_notify::NotifyState;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// The hub's health endpoint, which reads the store (a wedged database fails it).
-const HEALTH_PATH: &str = "/api/v1/health";
 
 /// True when this process was started by systemd with a notification socket.
 pub fn under_systemd() -> bool {
@@ -90,9 +86,10 @@ where
     }))
 }
 
-/// Asks the hub listening on `listen` for its health over plain HTTP (as a kiosk would),
-/// and succeeds only on `200 OK`. An unspecified address (`0.0.0.0`) is asked on loopback.
-pub async fn hub_health(listen: SocketAddr) -> Result<(), String> {
+/// Whether the hub's listener at `listen` accepts a connection (asked on loopback when it
+/// listens on every interface). With mutual TLS the watchdog asks the store itself through
+/// `hub::devices::HealthProbe`; this only proves the accept loop is alive.
+pub async fn hub_accepts(listen: SocketAddr) -> Result<(), String> {
     let addr = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), listen.port())
@@ -102,46 +99,10 @@ pub async fn hub_health(listen: SocketAddr) -> Result<(), String> {
         }
         _ => listen,
     };
-    let mut stream = tokio::net::TcpStream::connect(addr)
+    tokio::net::TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("cannot connect to the hub at {addr}: {e}"))?;
-    let request =
-        format!("GET {HEALTH_PATH} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot ask the hub for its health: {e}"))?;
-    let mut head = [0u8; 64];
-    let mut got = 0;
-    while got < head.len() {
-        let n = stream
-            .read(&mut head[got..])
-            .await
-            .map_err(|e| format!("no answer from the hub: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-        if head[..got].contains(&b'\n') {
-            break;
-        }
-    }
-    let line = String::from_utf8_lossy(&head[..got]);
-    let line = line.lines().next().unwrap_or_default();
-    if status_is_ok(line) {
-        Ok(())
-    } else {
-        Err(format!("the hub answered its health check with {line:?}"))
-    }
-}
-
-/// `HTTP/1.1 200 OK` and nothing else counts as healthy.
-fn status_is_ok(status_line: &str) -> bool {
-    let mut parts = status_line.split_whitespace();
-    matches!(
-        (parts.next(), parts.next()),
-        (Some(v), Some("200")) if v.starts_with("HTTP/1.")
-    )
+        .map(drop)
+        .map_err(|e| format!("the hub does not accept connections at {addr}: {e}"))
 }
 
 /// systemd for a Slint app: keep the returned value alive for as long as the app runs,
@@ -187,16 +148,6 @@ pub fn ui_watch(what: &str) -> Option<UiWatch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_200_status_line_is_healthy() {
-        assert!(status_is_ok("HTTP/1.1 200 OK"));
-        assert!(status_is_ok("HTTP/1.0 200"));
-        assert!(!status_is_ok("HTTP/1.1 503 Service Unavailable"));
-        assert!(!status_is_ok("HTTP/1.1 2000 OK"));
-        assert!(!status_is_ok(""));
-        assert!(!status_is_ok("SSH-2.0-OpenSSH 200"));
-    }
 
     #[test]
     fn pings_at_half_the_timeout() {
@@ -266,40 +217,14 @@ mod tests {
         assert!(ui_watch("test").is_none());
     }
 
-    async fn one_shot_server(answer: &'static str) -> SocketAddr {
+    #[tokio::test]
+    async fn a_listening_hub_accepts_on_its_unspecified_address_and_a_gone_one_does_not() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 512];
-            let n = s.read(&mut buf).await.unwrap();
-            let asked = String::from_utf8_lossy(&buf[..n]).into_owned();
-            assert!(
-                asked.starts_with("GET /api/v1/health HTTP/1.1\r\n"),
-                "{asked}"
-            );
-            s.write_all(answer.as_bytes()).await.unwrap();
-        });
-        addr
-    }
-
-    #[tokio::test]
-    async fn a_hub_answering_200_is_healthy_on_its_unspecified_address() {
-        let addr = one_shot_server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
-        let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
-        assert_eq!(hub_health(listen).await, Ok(()));
-    }
-
-    #[tokio::test]
-    async fn a_hub_answering_503_or_nothing_is_not() {
-        let addr = one_shot_server("HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
-        let err = hub_health(addr).await.unwrap_err();
-        assert!(err.contains("503"), "{err}");
-
-        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gone = closed.local_addr().unwrap();
-        drop(closed);
-        let err = hub_health(gone).await.unwrap_err();
-        assert!(err.contains("cannot connect"), "{err}");
+        let port = listener.local_addr().unwrap().port();
+        let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+        assert_eq!(hub_accepts(listen).await, Ok(()));
+        drop(listener);
+        let err = hub_accepts(listen).await.unwrap_err();
+        assert!(err.contains("does not accept"), "{err}");
     }
 }

@@ -5,6 +5,9 @@
 //! with its number, no number was issued twice (GB/T 4.1.1: one ticket, one number), the
 //! audit chain verifies (GB/T 5.6.2.3) and the outbox sequence has no holes.
 //!
+//! The hub serves mutual TLS as in production: the test pairs its station with
+//! `servicehall devices pair` while the hub runs (GB/T 5.4) and enrols it like a device.
+//!
 //! `SERVICEHALL_CRASH_ROUNDS=N` runs N crash rounds instead of the default 20. On
 //! failure (or with `SERVICEHALL_CRASH_KEEP=1`) the data directory and the hub's logs are
 //! kept; the path is printed at the start.
@@ -18,7 +21,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use common::log_tail;
@@ -185,9 +188,68 @@ impl Drop for Hub {
     }
 }
 
+/// The test's station, enrolled once in the first round (the key survives every crash).
+static STATION: OnceLock<protocol::identity::DeviceIdentity> = OnceLock::new();
+
+/// A client of the hub at `url` acting as the enrolled station.
+fn client(url: impl Into<String>) -> HubClient {
+    HubClient::for_device(url, STATION.get()).expect("the station is enrolled first")
+}
+
+/// Pairs the station with `servicehall devices pair` (beside the running hub, as an
+/// operator on the hub's box would) and enrols it over the hub's TLS.
+async fn enrol_station(dir: &Path, config: &Path, url: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_servicehall"))
+        .args([
+            "devices",
+            "pair",
+            "--role",
+            "counter",
+            "--id",
+            "crash-station",
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--config")
+        .arg(config)
+        .args(["--hub", url])
+        .output()
+        .expect("run servicehall devices pair");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "devices pair failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The last line is the command to run on the device: take its code and fingerprint.
+    let command = text
+        .lines()
+        .rev()
+        .find(|l| l.contains("servicehall enrol"))
+        .unwrap_or_else(|| panic!("no enrol command in {text:?}"));
+    let arg = |name: &str| {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let at = words
+            .iter()
+            .position(|w| *w == name)
+            .unwrap_or_else(|| panic!("no {name} in {command:?}"));
+        words[at + 1].to_owned()
+    };
+    let identity = protocol::identity::enrol(
+        url,
+        &arg("--code"),
+        &arg("--fingerprint"),
+        "crash-station",
+        protocol::DeviceRole::Counter,
+    )
+    .await
+    .expect("enrol the station");
+    let _ = STATION.set(identity);
+}
+
 /// Polls `/health` until the hub answers (it announces its address before the store is open).
 async fn wait_healthy(url: &str, log: &Path) -> protocol::Health {
-    let client = HubClient::new(url);
+    let client = client(url);
     let deadline = Instant::now() + START_STOP_TIMEOUT;
     loop {
         let last = match tokio::time::timeout(REQUEST_TIMEOUT, client.health()).await {
@@ -206,7 +268,7 @@ async fn wait_healthy(url: &str, log: &Path) -> protocol::Health {
 }
 
 async fn login(url: &str) -> Result<protocol::SessionView, ClientError> {
-    HubClient::new(url)
+    client(url)
         .login(&Login {
             staff_id: STAFF_ID.into(),
             secret: SECRET.into(),
@@ -219,7 +281,7 @@ async fn login(url: &str) -> Result<protocol::SessionView, ClientError> {
 /// Issues tickets until the hub goes away. An error is an unknown outcome (the ticket
 /// may or may not exist), which ends this client; only answered tickets are recorded.
 async fn ticket_client(url: String, n: usize, round: usize, mut rng: StdRng, shared: Shared) {
-    let client = HubClient::new(url);
+    let client = client(url);
     loop {
         let service = ServiceType::ALL[rng.random_range(0..ServiceType::ALL.len())];
         let class = PriorityClass::ALL[rng.random_range(0..PriorityClass::ALL.len())];
@@ -349,12 +411,17 @@ fn hub_survives_sigkill_without_losing_or_duplicating_tickets() {
         let url = hub.url.clone();
         let before = seen(&shared).tickets.len();
         let handles = rt.block_on(async {
+            if round == 0 {
+                // The hub announces its address once its store is open: pair and enrol
+                // (the connection waits in the listen queue until it serves).
+                enrol_station(&dir, &config, &url).await;
+            }
             wait_healthy(&url, &hub.log).await;
             // Every round logs in: the audit chain spans many runs of the hub.
             let session = login(&url).await.expect("log in");
             seen(&shared).logins += 1;
             if round == 0 {
-                HubClient::new(url.clone())
+                client(url.clone())
                     .with_token(session.token)
                     // This machine's clock may not report itself synchronised: name the date.
                     .open_day(&OpenDay {
@@ -413,7 +480,7 @@ fn hub_survives_sigkill_without_losing_or_duplicating_tickets() {
         );
         login(&url).await.expect("log in after the crashes");
         seen(&shared).logins += 1;
-        let client = HubClient::new(url.clone());
+        let client = client(url.clone());
         for service in ServiceType::ALL {
             let issued = client
                 .issue_ticket(&IssueTicket {

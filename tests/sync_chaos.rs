@@ -124,6 +124,9 @@ impl Setup {
                 self.cert.to_str().unwrap(),
                 "--tls-key",
                 self.key.to_str().unwrap(),
+                // GB/T 5.6.2: the hub must also present its centre's client certificate.
+                "--centre-ca",
+                self.dir.join("centres-ca").to_str().unwrap(),
             ],
             self.dir.join(format!("hq-{round}.log")),
         )
@@ -191,8 +194,9 @@ fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (c, k)
 }
 
-/// Registers the centre with `servicehall hq add-centre`; returns its token.
-fn add_centre(db_url: &str) -> String {
+/// Registers the centre with `servicehall hq add-centre`, which also issues its client
+/// certificate into `dir` (`<centre>.pem`, `<centre>.key`); returns its token.
+fn add_centre(db_url: &str, dir: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_servicehall"))
         .args([
             "hq",
@@ -203,6 +207,10 @@ fn add_centre(db_url: &str) -> String {
             CENTRE,
             "--name",
             "混沌测试中心",
+            "--centre-ca",
+            dir.join("centres-ca").to_str().unwrap(),
+            "--cert-out",
+            dir.to_str().unwrap(),
         ])
         .output()
         .unwrap();
@@ -269,7 +277,9 @@ async fn headquarters_holds_exactly_the_hubs_events_after_outages_and_crashes() 
     let dir = tempfile::tempdir().unwrap();
     let db_url = hq::testkit::shared_pg().fresh_database();
     let (cert, key) = self_signed(dir.path());
-    let token = add_centre(&db_url);
+    let token = add_centre(&db_url, dir.path());
+    let centre_cert = dir.path().join(format!("{CENTRE}.pem"));
+    let centre_key = dir.path().join(format!("{CENTRE}.key"));
     let hq_port = free_port();
     let hub_port = free_port();
     let hub_config = dir.path().join("hub.toml");
@@ -278,11 +288,17 @@ async fn headquarters_holds_exactly_the_hubs_events_after_outages_and_crashes() 
         format!(
             "[centre]\nid = \"{CENTRE}\"\nname_zh = \"混沌测试中心\"\nname_en = \"Chaos centre\"\n\n\
              [day]\nauto_open_at = \"00:00\"\nclock_trusted = true\n\n\
+             [security]\ntransport = \"plain\"\n\n\
              {}",
             hq_section(
                 &format!("https://localhost:{hq_port}"),
                 &token,
-                &format!("ca_file = \"{}\"\nbatch_size = 200\n", cert.display())
+                &format!(
+                    "ca_file = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nbatch_size = 200\n",
+                    cert.display(),
+                    centre_cert.display(),
+                    centre_key.display()
+                )
             )
         ),
     )

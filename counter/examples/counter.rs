@@ -68,7 +68,9 @@ fn main() -> anyhow::Result<()> {
             env!("CARGO_MANIFEST_DIR"),
             "/../config/servicehall.example.toml"
         );
-        let cfg = hub::Config::from_toml_str(&std::fs::read_to_string(path)?, path)?;
+        let mut cfg = hub::Config::from_toml_str(&std::fs::read_to_string(path)?, path)?;
+        // A demo hub inside the example, on loopback: no device enrolment.
+        cfg.security.transport = hub::Transport::Plain;
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         opts.hub_url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -62,8 +62,7 @@ pub async fn serve(
         Some(dir) if opts.tls.is_some() => Some(crate::pki::CentreCa::load_or_create(dir)?),
         Some(_) => {
             return Err(HqError::Tls(
-                "centre certificates need HTTPS: give the server's certificate and key too"
-                    .into(),
+                "centre certificates need HTTPS: give the server's certificate and key too".into(),
             ));
         }
         None => None,

@@ -324,8 +324,12 @@ impl HttpsHq {
         std::fs::write(&cert_file, cert.cert.pem()).unwrap();
         std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
         let db = hq::testkit::shared_pg().fresh_database();
-        let t1 = hq::centres::add_centre_to(&db, "c1", "一", 480).await.unwrap();
-        let t2 = hq::centres::add_centre_to(&db, "c2", "二", 480).await.unwrap();
+        let t1 = hq::centres::add_centre_to(&db, "c1", "一", 480)
+            .await
+            .unwrap();
+        let t2 = hq::centres::add_centre_to(&db, "c2", "二", 480)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -432,8 +436,12 @@ async fn ingest_demands_the_centres_current_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
     let hq = HttpsHq::start(Some(pki.path().to_owned())).await;
     let ca = hq::pki::CentreCa::load_or_create(pki.path()).unwrap();
-    let c1 = hq::centres::issue_certificate_to(&hq.db, &ca, "c1").await.unwrap();
-    let c2 = hq::centres::issue_certificate_to(&hq.db, &ca, "c2").await.unwrap();
+    let c1 = hq::centres::issue_certificate_to(&hq.db, &ca, "c1")
+        .await
+        .unwrap();
+    let c2 = hq::centres::issue_certificate_to(&hq.db, &ca, "c2")
+        .await
+        .unwrap();
     let code = |r: serde_json::Value| r["code"].as_str().unwrap_or_default().to_owned();
 
     // No certificate: the token alone is refused.
@@ -441,7 +449,9 @@ async fn ingest_demands_the_centres_current_client_certificate() {
     assert_eq!(r.status(), 401);
     assert_eq!(code(r.json().await.unwrap()), "certificate_required");
     // Another centre's certificate with c1's token.
-    let r = hq.ingest(&hq.client(Some(&c2)), &hq.tokens[0], "c1", 1).await;
+    let r = hq
+        .ingest(&hq.client(Some(&c2)), &hq.tokens[0], "c1", 1)
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(code(r.json().await.unwrap()), "certificate_not_current");
     // A certificate from a CA headquarters never made does not get through the handshake.
@@ -457,7 +467,10 @@ async fn ingest_demands_the_centres_current_client_certificate() {
         .json(&batch("c1", 1, events(1, 1)))
         .send()
         .await;
-    assert!(refused.is_err(), "a foreign certificate was accepted: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "a foreign certificate was accepted: {refused:?}"
+    );
     // The right pair works.
     let ok = hq.client(Some(&c1));
     let r = hq.ingest(&ok, &hq.tokens[0], "c1", 1).await;
@@ -465,13 +478,22 @@ async fn ingest_demands_the_centres_current_client_certificate() {
     let ack: IngestAck = r.json().await.unwrap();
     assert_eq!(ack.inserted, 1);
     // Reissuing c1's certificate refuses the old one on the very next batch.
-    let c1_new = hq::centres::issue_certificate_to(&hq.db, &ca, "c1").await.unwrap();
+    let c1_new = hq::centres::issue_certificate_to(&hq.db, &ca, "c1")
+        .await
+        .unwrap();
     let r = hq.ingest(&ok, &hq.tokens[0], "c1", 2).await;
     assert_eq!(r.status(), 403);
-    let r = hq.ingest(&hq.client(Some(&c1_new)), &hq.tokens[0], "c1", 2).await;
+    let r = hq
+        .ingest(&hq.client(Some(&c1_new)), &hq.tokens[0], "c1", 2)
+        .await;
     assert_eq!(r.status(), 200);
     // Reports and health stay open to a browser without a certificate.
-    let r = hq.client(None).get(format!("{}/health", hq.base())).send().await.unwrap();
+    let r = hq
+        .client(None)
+        .get(format!("{}/health", hq.base()))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     hq.stop().await;
 }

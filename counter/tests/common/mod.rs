@@ -61,7 +61,10 @@ pub(crate) fn example_centre() -> hub::Config {
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("after_hours = 24", "after_hours = 0");
-    hub::Config::from_toml_str(&text, "servicehall.example.toml").unwrap()
+    let mut cfg = hub::Config::from_toml_str(&text, "servicehall.example.toml").unwrap();
+    // The station under test talks plain HTTP to its test hub (mutual TLS is tested in hub).
+    cfg.security.transport = hub::Transport::Plain;
+    cfg
 }
 
 /// A hub on a fixed address that can be stopped and started again on the same data.
