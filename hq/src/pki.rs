@@ -6,7 +6,6 @@
 //! This module makes and signs certificates; it never decides who may ingest (that is
 //! `server`'s check against the stored fingerprint).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,23 +48,11 @@ fn io_err(path: &Path, e: std::io::Error) -> HqError {
     HqError::Tls(format!("{}: {e}", path.display()))
 }
 
-/// Writes `text` to `path` through a temporary file, readable by the owner only.
+/// Writes `text` to `path` atomically, readable by the owner only.
 pub fn write_private(path: &Path, text: &str) -> Result<(), HqError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    protocol::identity::write_private(path, text.as_bytes(), 0o600).map_err(|e| io_err(path, e))
 }
 
 /// SHA-256 of a certificate's DER.

@@ -294,29 +294,41 @@ fn check_private(path: &Path) -> Result<(), IdentityError> {
 
 fn write_atomically(dir: &Path, file: &str, bytes: &[u8], mode: u32) -> Result<(), IdentityError> {
     let path = dir.join(file);
-    let temp = dir.join(format!(".{file}.new"));
-    let failed = |source| IdentityError::Write {
-        path: path.clone(),
-        source,
-    };
+    write_private(&path, bytes, mode).map_err(|source| IdentityError::Write { path, source })
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it, with `mode` (Unix
+/// permissions) from the first byte, synced, then renamed over `path` and the directory
+/// synced: a crash leaves the old file or the new one, never half of one, and a key is
+/// never readable by others even for a moment. Shared by every file of key material
+/// (device identities, the hub's CA, headquarters' centre CA).
+pub fn write_private(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.new"));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    let mut f = options.open(&temp).map_err(failed)?;
+    let mut f = options.open(&temp)?;
     // A temporary file left by an earlier crash keeps its old mode: set it again.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(failed)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     #[cfg(not(unix))]
     let _ = mode;
-    f.write_all(bytes).map_err(failed)?;
-    f.sync_all().map_err(failed)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
     drop(f);
-    std::fs::rename(&temp, &path).map_err(failed)
+    std::fs::rename(&temp, path)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------------- enrolment
