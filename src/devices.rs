@@ -123,15 +123,30 @@ const OWN: [(&str, DeviceRole); 5] = [
     ("sms-gateway", DeviceRole::SmsGateway),
 ];
 
-/// Pairing codes for the all-in-one's devices that have no identity yet (made before the
-/// hub serves, while the launcher still holds it).
+/// Pairing codes for the all-in-one's devices that have no working identity (made before
+/// the hub serves, while the launcher still holds it): none yet, or one the hub no longer
+/// accepts (revoked, expired, or from a CA this hub did not make).
 pub(crate) async fn own_pairings(
     hub: &hub::OpenHub,
     data_dir: &Path,
+    config: &hub::Config,
 ) -> Result<Vec<protocol::devices::Pairing>> {
+    let enrolled = hub::devices::list(data_dir, config).await?;
+    let now = chrono::Utc::now();
+    let ca = hub.ca_fingerprint();
     let mut out = Vec::new();
     for (id, role) in OWN {
-        if DeviceIdentity::load(&data_dir.join("devices").join(id)).is_ok() {
+        let working = DeviceIdentity::load(&data_dir.join("devices").join(id)).is_ok_and(|i| {
+            let mine = i.certificate_fingerprint();
+            i.fingerprint_of_ca() == ca
+                && enrolled.iter().any(|d| {
+                    d.device_id == id
+                        && d.fingerprint == mine
+                        && d.revoked_at.is_none()
+                        && d.not_after > now
+                })
+        });
+        if working {
             continue;
         }
         out.push(

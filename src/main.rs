@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use protocol::HubClient;
 
 mod demo;
 mod devices;
@@ -665,17 +666,35 @@ fn local_hub_url(addr: SocketAddr, transport: hub::Transport) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Pings the systemd watchdog only while the hub's store answers and it accepts connections.
+/// Pings the systemd watchdog only while the hub's store answers and the hub answers its
+/// health check over its own listener (TLS trusting its CA, no certificate needed).
 fn hub_watchdog(
     rt: &tokio::runtime::Handle,
     probe: hub::devices::HealthProbe,
-    listen: SocketAddr,
+    health: HubClient,
 ) -> Option<tokio::task::JoinHandle<()>> {
     servicehall::systemd::spawn_watchdog(rt, move || {
-        let probe = probe.clone();
+        let (probe, health) = (probe.clone(), health.clone());
         async move {
             probe.check().await?;
-            servicehall::systemd::hub_accepts(listen).await
+            health
+                .health()
+                .await
+                .map(drop)
+                .map_err(|e| format!("the hub does not answer its health check: {e}"))
+        }
+    })
+}
+
+/// A client for the hub's own health check at `url`.
+fn health_client(url: &str, data_dir: &Path, transport: hub::Transport) -> Result<HubClient> {
+    Ok(match transport {
+        hub::Transport::Plain => HubClient::new(url),
+        hub::Transport::Mtls => {
+            let ca = data_dir.join(hub::pki::PKI_DIR).join(hub::pki::CA_CERT_FILE);
+            let pem = std::fs::read_to_string(&ca)
+                .with_context(|| format!("reading the hub's CA certificate {}", ca.display()))?;
+            HubClient::unenrolled(url, &pem)?
         }
     })
 }
@@ -686,9 +705,10 @@ fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Resu
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let url = local_hub_url(addr, config.security.transport);
+        let transport = config.security.transport;
+        let url = local_hub_url(addr, transport);
         let opts = hub::HubOptions {
-            data_dir,
+            data_dir: data_dir.clone(),
             config,
             clock: None,
             open_day_on_start: false,
@@ -697,7 +717,11 @@ fn serve_hub(data_dir: PathBuf, listen: SocketAddr, config: hub::Config) -> Resu
         // The first line on standard output says where the ready hub is (scripts read it).
         println!("servicehall hub listening on {url}");
         servicehall::systemd::ready(&format!("hub serving on {url}"));
-        let _watchdog = hub_watchdog(&tokio::runtime::Handle::current(), hub.health_probe(), addr);
+        let _watchdog = hub_watchdog(
+            &tokio::runtime::Handle::current(),
+            hub.health_probe(),
+            health_client(&url, &data_dir, transport)?,
+        );
         hub.serve(listener, shutdown_signal()).await?;
         Ok(())
     })
@@ -748,14 +772,14 @@ fn all_in_one() -> Result<()> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let hub = hub::OpenHub::open(hub::HubOptions {
             data_dir: data_dir.clone(),
-            config,
+            config: config.clone(),
             clock: None,
             open_day_on_start: true,
         })
         .await?;
         // GB/T 5.4: the simulated devices enrol like real ones, each with its own key.
         let pairings = match transport {
-            hub::Transport::Mtls => devices::own_pairings(&hub, &data_dir).await?,
+            hub::Transport::Mtls => devices::own_pairings(&hub, &data_dir, &config).await?,
             hub::Transport::Plain => Vec::new(),
         };
         anyhow::Ok((listener, hub, pairings))
@@ -797,7 +821,11 @@ fn all_in_one() -> Result<()> {
         )
     })?;
     servicehall::systemd::ready(&format!("all-in-one serving on {hub_url}"));
-    let _watchdog = hub_watchdog(rt.handle(), probe, hub_addr);
+    let _watchdog = hub_watchdog(
+        rt.handle(),
+        probe,
+        health_client(&hub_url, &data_dir, transport)?,
+    );
     // Text messages go to the simulated GSM modem (a real one: `servicehall sms`).
     match hardware::sms::open(
         &hardware::sms::SmsBackend::Simulated,
@@ -945,15 +973,17 @@ fn serve_hq(opts: hq::HqOptions) -> Result<()> {
         .context("headquarters stopped")
 }
 
-/// Issues `id` a client certificate and writes it with its key into `out` (GB/T 5.6.2).
+/// Issues `id` a client certificate and writes it with its key into `out` (GB/T 5.6.2);
+/// headquarters refuses the previous one only once both files are written.
 fn hq_issue_cert(database: &str, ca_dir: &Path, id: &str, out: &Path) -> Result<()> {
     let ca = hq::pki::CentreCa::load_or_create(ca_dir)?;
-    let cert = runtime()?
-        .block_on(hq::centres::issue_certificate_to(database, &ca, id))
-        .with_context(|| format!("issuing centre {id}'s certificate"))?;
     let (cert_file, key_file) = (out.join(format!("{id}.pem")), out.join(format!("{id}.key")));
-    hq::pki::write_private(&key_file, &cert.key_pem)?;
-    hq::pki::write_private(&cert_file, &cert.cert_pem)?;
+    runtime()?
+        .block_on(hq::centres::issue_certificate_to(database, &ca, id, |cert| {
+            hq::pki::write_private(&key_file, &cert.key_pem)?;
+            hq::pki::write_private(&cert_file, &cert.cert_pem)
+        }))
+        .with_context(|| format!("issuing centre {id}'s certificate"))?;
     eprintln!(
         "centre {id}: client certificate {} and key {}; give both to its hub \
          (`client_cert`, `client_key` in `[hq]`). Its previous certificate is refused from now on.",

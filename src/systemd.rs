@@ -1,12 +1,11 @@
 //! Telling systemd how a role is doing on the appliance: `READY=1` once it serves, and
 //! `WATCHDOG=1` pings only while the part that matters is alive (the hub's store answering
-//! and its listener accepting, a Slint app's event loop turning).
+//! and its health check answering over TLS, a Slint app's event loop turning).
 //!
 //! Without systemd (no `NOTIFY_SOCKET`) every call here does nothing. A failed
 //! notification is logged, never fatal: the role keeps serving.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -86,24 +85,6 @@ where
     }))
 }
 
-/// Whether the hub's listener at `listen` accepts a connection (asked on loopback when it
-/// listens on every interface). With mutual TLS the watchdog asks the store itself through
-/// `hub::devices::HealthProbe`; this only proves the accept loop is alive.
-pub async fn hub_accepts(listen: SocketAddr) -> Result<(), String> {
-    let addr = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), listen.port())
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), listen.port())
-        }
-        _ => listen,
-    };
-    tokio::net::TcpStream::connect(addr)
-        .await
-        .map(drop)
-        .map_err(|e| format!("the hub does not accept connections at {addr}: {e}"))
-}
 
 /// systemd for a Slint app: keep the returned value alive for as long as the app runs,
 /// and create it on the thread that will run the event loop, before the loop starts.
@@ -217,14 +198,4 @@ mod tests {
         assert!(ui_watch("test").is_none());
     }
 
-    #[tokio::test]
-    async fn a_listening_hub_accepts_on_its_unspecified_address_and_a_gone_one_does_not() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-        assert_eq!(hub_accepts(listen).await, Ok(()));
-        drop(listener);
-        let err = hub_accepts(listen).await.unwrap_err();
-        assert!(err.contains("does not accept"), "{err}");
-    }
 }

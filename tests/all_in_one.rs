@@ -2,7 +2,8 @@
 //! it), headless: it enrols its own simulated devices over mutual TLS (GB/T 5.4), each
 //! device can do what its role needs and nothing more, the simulated ticket button
 //! issues and prints through its own certificate, an operator's revocation on the hub's
-//! box takes effect on the device's next call, and a restart keeps the same identities.
+//! box takes effect on the device's next call, and a restart keeps the identities that
+//! still work and enrols a revoked one anew.
 
 #![cfg(unix)]
 
@@ -57,14 +58,16 @@ impl AllInOne {
         }
     }
 
-    /// The client of one of the all-in-one's own devices, once it has enrolled.
+    /// The client of one of the all-in-one's own devices (board, kiosk or counter), once the
+/// hub accepts it.
     async fn device(&self, data: &Path, id: &str) -> (DeviceIdentity, HubClient) {
         let dir = data.join("devices").join(id);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(identity) = DeviceIdentity::load(&dir) {
                 let client = HubClient::for_device(self.url.clone(), Some(&identity)).unwrap();
-                if client.health().await.is_ok() {
+                // Accepted by the hub (a revoked identity is replaced shortly after start).
+                if client.queue().await.is_ok() {
                     return (identity, client);
                 }
             }
@@ -124,14 +127,18 @@ async fn the_all_in_one_enrols_its_own_devices_and_each_keeps_to_its_role() {
     let data = tmp.path().join("data");
     let mut app = AllInOne::start(&data, tmp.path().join("run-1.log"));
 
-    let (_, kiosk) = app.device(&data, "kiosk-1").await;
+    let (kiosk_id, kiosk) = app.device(&data, "kiosk-1").await;
     let (_, board) = app.device(&data, "board-1").await;
     let (counter_id, counter) = app.device(&data, "counter-1").await;
     assert_eq!(counter_id.role, protocol::DeviceRole::Counter);
 
     // Without a certificate only the health check answers (GB/T 5.4).
-    let anonymous = HubClient::for_device(app.url.clone(), None);
-    assert!(anonymous.is_err(), "an https hub needs an identity");
+    assert!(HubClient::for_device(app.url.clone(), None).is_err());
+    let ca = std::fs::read_to_string(data.join("pki").join("ca.pem")).unwrap();
+    let stranger = HubClient::unenrolled(app.url.clone(), &ca).unwrap();
+    stranger.health().await.unwrap();
+    let e = stranger.queue().await.unwrap_err();
+    assert_eq!(refused(&e), (401, "device_not_enrolled".into()));
 
     // The kiosk issues; it may not call or log staff in.
     let issued = kiosk.issue_ticket(&walk_in()).await.unwrap();
@@ -219,10 +226,13 @@ async fn the_all_in_one_enrols_its_own_devices_and_each_keeps_to_its_role() {
     );
     app.stop();
 
-    // A restart keeps every identity: nothing is paired again.
+    // A restart keeps every working identity and enrols the revoked kiosk anew.
     let app = AllInOne::start(&data, tmp.path().join("run-2.log"));
     let (again, counter) = app.device(&data, "counter-1").await;
     assert_eq!(again.cert_pem, counter_id.cert_pem);
     counter.queue().await.unwrap();
+    let (new_kiosk, kiosk) = app.device(&data, "kiosk-1").await;
+    assert_ne!(new_kiosk.cert_pem, kiosk_id.cert_pem, "a new certificate");
+    kiosk.issue_ticket(&walk_in()).await.unwrap();
     app.stop();
 }

@@ -92,25 +92,33 @@ pub async fn add_centre_to(
     Ok(token)
 }
 
-/// Issues `centre_id` a new client certificate from `ca` and records its SHA-256: the
-/// centre's previous certificate is refused from now on. The centre must exist.
+/// Issues `centre_id` a new client certificate from `ca`, hands it to `keep` (which
+/// writes it where the hub's operator picks it up), and only then records its SHA-256:
+/// from that moment the centre's previous certificate is refused. A failure to keep the
+/// new one leaves the old one working. The centre must exist.
 pub async fn issue_certificate(
     client: &impl GenericClient,
     ca: &crate::pki::CentreCa,
     centre_id: &str,
+    keep: impl FnOnce(&crate::pki::CentreCert) -> Result<(), HqError>,
 ) -> Result<crate::pki::CentreCert, HqError> {
+    let exists = client
+        .query_opt("SELECT 1 FROM centres WHERE centre_id = $1", &[&centre_id])
+        .await?
+        .is_some();
+    if !exists {
+        return Err(HqError::Invalid(format!(
+            "no centre `{centre_id}`: add it first"
+        )));
+    }
     let cert = ca.issue(centre_id)?;
-    let updated = client
+    keep(&cert)?;
+    client
         .execute(
             "UPDATE centres SET client_cert_sha256 = $2 WHERE centre_id = $1",
             &[&centre_id, &cert.sha256.as_slice()],
         )
         .await?;
-    if updated == 0 {
-        return Err(HqError::Invalid(format!(
-            "no centre `{centre_id}`: add it first"
-        )));
-    }
     Ok(cert)
 }
 
@@ -119,12 +127,13 @@ pub async fn issue_certificate_to(
     database_url: &str,
     ca: &crate::pki::CentreCa,
     centre_id: &str,
+    keep: impl FnOnce(&crate::pki::CentreCert) -> Result<(), HqError>,
 ) -> Result<crate::pki::CentreCert, HqError> {
     let pool = crate::db::pool(database_url)?;
     let mut client = pool.get().await?;
     crate::migrate::migrate(&mut client).await?;
     let plain: &tokio_postgres::Client = &client;
-    let cert = issue_certificate(plain, ca, centre_id).await;
+    let cert = issue_certificate(plain, ca, centre_id, keep).await;
     drop(client);
     pool.close();
     cert

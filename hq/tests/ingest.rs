@@ -436,10 +436,10 @@ async fn ingest_demands_the_centres_current_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
     let hq = HttpsHq::start(Some(pki.path().to_owned())).await;
     let ca = hq::pki::CentreCa::load_or_create(pki.path()).unwrap();
-    let c1 = hq::centres::issue_certificate_to(&hq.db, &ca, "c1")
+    let c1 = hq::centres::issue_certificate_to(&hq.db, &ca, "c1", |_| Ok(()))
         .await
         .unwrap();
-    let c2 = hq::centres::issue_certificate_to(&hq.db, &ca, "c2")
+    let c2 = hq::centres::issue_certificate_to(&hq.db, &ca, "c2", |_| Ok(()))
         .await
         .unwrap();
     let code = |r: serde_json::Value| r["code"].as_str().unwrap_or_default().to_owned();
@@ -478,13 +478,24 @@ async fn ingest_demands_the_centres_current_client_certificate() {
     let ack: IngestAck = r.json().await.unwrap();
     assert_eq!(ack.inserted, 1);
     // Reissuing c1's certificate refuses the old one on the very next batch.
-    let c1_new = hq::centres::issue_certificate_to(&hq.db, &ca, "c1")
+    let c1_new = hq::centres::issue_certificate_to(&hq.db, &ca, "c1", |_| Ok(()))
         .await
         .unwrap();
     let r = hq.ingest(&ok, &hq.tokens[0], "c1", 2).await;
     assert_eq!(r.status(), 403);
     let r = hq
         .ingest(&hq.client(Some(&c1_new)), &hq.tokens[0], "c1", 2)
+        .await;
+    assert_eq!(r.status(), 200);
+    // A new certificate that could not be kept (say, the disk is full) leaves the
+    // current one working.
+    let failed = hq::centres::issue_certificate_to(&hq.db, &ca, "c1", |_| {
+        Err(hq::HqError::Invalid("disk full".into()))
+    })
+    .await;
+    assert!(failed.is_err());
+    let r = hq
+        .ingest(&hq.client(Some(&c1_new)), &hq.tokens[0], "c1", 3)
         .await;
     assert_eq!(r.status(), 200);
     // Reports and health stay open to a browser without a certificate.

@@ -108,6 +108,25 @@ impl HubClient {
         }
     }
 
+    /// A client of an `https://` hub that trusts only the CA in `ca_pem` and presents no
+    /// certificate: the hub answers it only its health, its CA and enrolment (a watchdog
+    /// on the hub's own box, a technician's check).
+    pub fn unenrolled(base: impl Into<String>, ca_pem: &str) -> Result<HubClient, ClientError> {
+        let tls = DeviceIdentity::anonymous_config(ca_pem)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
+            .https_only(true)
+            .connect_timeout(HubClient::CONNECT_TIMEOUT)
+            .timeout(HubClient::TIMEOUT)
+            .build()?;
+        Ok(HubClient {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            token: None,
+            tls: Some(tls),
+        })
+    }
+
     /// Opens the WebSocket at `path_and_query` under the API prefix (e.g.
     /// `/events?since=42`): `ws://` for a plain hub, `wss://` with the device's mutual
     /// TLS for a secure one. A refused upgrade comes back as `tungstenite::Error::Http`

@@ -176,6 +176,28 @@ impl DeviceIdentity {
         Ok(Arc::new(config))
     }
 
+    /// TLS to the hub trusting only the CA in `ca_pem`, presenting no certificate: what
+    /// a box not (or no longer) enrolled may use for the hub's health check and enrolment.
+    pub fn anonymous_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, IdentityError> {
+        let ca = one_certificate(ca_pem, "the hub's CA certificate")?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca)?;
+        let mut config = rustls::ClientConfig::builder_with_provider(ring())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// The fingerprint of this device's own certificate, as the hub lists it
+    /// (`DeviceView::fingerprint`); empty if `cert_pem` holds no certificate.
+    pub fn certificate_fingerprint(&self) -> String {
+        CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
+            .map(|der| format_fingerprint(&sha256(&der)))
+            .unwrap_or_default()
+    }
+
     /// The fingerprint of the hub's CA certificate as the hub's screen shows it
     /// ([`format_fingerprint`]); empty if `ca_pem` holds no certificate.
     pub fn fingerprint_of_ca(&self) -> String {
