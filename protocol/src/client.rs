@@ -44,6 +44,12 @@ impl ClientError {
     }
 }
 
+/// Whether `url` is an `https://` address (any case).
+pub(crate) fn is_https(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
+}
+
 /// A client bound to one hub base URL (e.g. `http://127.0.0.1:8470`), optionally
 /// carrying a staff session token.
 #[derive(Debug, Clone)]
@@ -82,9 +88,7 @@ impl HubClient {
         identity: Option<&DeviceIdentity>,
     ) -> Result<HubClient, ClientError> {
         let base = base.into().trim_end_matches('/').to_owned();
-        let secure = base
-            .split_once("://")
-            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"));
+        let secure = is_https(&base);
         match (secure, identity) {
             (false, None) => Ok(HubClient::new(base)),
             (true, None) => Err(ClientError::NotEnrolled { url: base }),

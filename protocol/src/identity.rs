@@ -431,10 +431,7 @@ pub async fn enrol(
         return Err(EnrolError::BadDeviceId(device_id.to_owned()));
     }
     let base = hub_base_url.trim_end_matches('/');
-    if !base
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
-    {
+    if !crate::client::is_https(base) {
         return Err(EnrolError::NotHttps(hub_base_url.to_owned()));
     }
 
