@@ -504,6 +504,28 @@ impl HubClient {
         .await
     }
 
+    /// A one-time pairing code for a new device (an administrator's session, GB/T 5.4).
+    pub async fn create_pairing(
+        &self,
+        req: &crate::devices::NewPairing,
+    ) -> Result<crate::devices::Pairing, ClientError> {
+        self.post("/devices/pairings", req).await
+    }
+
+    /// The enrolled devices (a supervisor's or administrator's session).
+    pub async fn devices(&self) -> Result<Vec<crate::devices::DeviceView>, ClientError> {
+        self.get("/devices").await
+    }
+
+    /// Revokes a device: the hub refuses its next call (an administrator's session).
+    pub async fn revoke_device(
+        &self,
+        device_id: &str,
+    ) -> Result<crate::devices::DeviceView, ClientError> {
+        self.post(&format!("/devices/{device_id}/revoke"), &serde_json::json!({}))
+            .await
+    }
+
     /// The public status of a ticket from its status page key (no login, GB/T 4.1.3).
     pub async fn ticket_status(
         &self,
