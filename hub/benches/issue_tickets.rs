@@ -4,6 +4,10 @@
 //!
 //! `cargo bench -p servicehall-hub --bench issue_tickets`
 //!
+//! A third round issues over mutual TLS as enrolled kiosks do in a centre (each client
+//! its own device certificate, the hub looking it up on every request), to show what
+//! the device checks cost next to plain HTTP.
+//!
 //! Environment: `BENCH_CLIENTS` (default 32) concurrent HTTP clients, `BENCH_SECS`
 //! (default 5) measured seconds per round, each after 1 s of warm-up that is not counted.
 //! Every round uses a fresh database in its own temporary directory, removed afterwards.
@@ -139,14 +143,17 @@ fn raw_round(secs: Duration) -> BenchResult<Round> {
 /// A fresh hub on a loopback port with `clients` kiosks issuing tickets as fast as the
 /// hub answers, each on its own HTTP client (its own connection), as separate kiosks and
 /// counters would be.
-async fn http_round(clients: usize, secs: Duration) -> BenchResult<Round> {
+async fn http_round(
+    clients: usize,
+    secs: Duration,
+    transport: hub::Transport,
+) -> BenchResult<Round> {
     let dir = tempfile::tempdir()?;
     let mut config = hub::Config::builtin()?;
-    // The store and the HTTP path are measured, not TLS handshakes.
-    config.security.transport = hub::Transport::Plain;
+    config.security.transport = transport;
     let services = offered_services(&config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let opts = hub::HubOptions {
         data_dir: dir.path().to_owned(),
@@ -154,11 +161,44 @@ async fn http_round(clients: usize, secs: Duration) -> BenchResult<Round> {
         clock: None,
         open_day_on_start: true,
     };
-    let server = tokio::spawn(hub::run(listener, opts, async move {
+    let hub = hub::OpenHub::open(opts).await?;
+    let mut pairings = Vec::new();
+    if transport == hub::Transport::Mtls {
+        for k in 0..clients {
+            pairings.push(
+                hub.pairing(protocol::DeviceRole::Kiosk, &format!("kiosk-{k}"))
+                    .await?,
+            );
+        }
+    }
+    let server = tokio::spawn(hub.serve(listener, async move {
         let _ = stop_rx.await;
     }));
-
-    let result = drive_clients(&base, clients, &services, secs).await;
+    let result = async {
+        let hub_clients = match transport {
+            hub::Transport::Plain => (0..clients)
+                .map(|_| HubClient::new(format!("http://{addr}")))
+                .collect(),
+            hub::Transport::Mtls => {
+                let base = format!("https://{addr}");
+                let mut out = Vec::new();
+                for p in &pairings {
+                    let identity = protocol::identity::enrol(
+                        &base,
+                        &p.code,
+                        &p.ca_fingerprint,
+                        &p.device_id,
+                        p.role,
+                    )
+                    .await?;
+                    out.push(HubClient::for_device(base.clone(), Some(&identity))?);
+                }
+                out
+            }
+        };
+        drive_clients(hub_clients, &services, secs).await
+    }
+    .await;
 
     // Stop the hub whatever happened, and wait for it to close the database.
     let _ = stop_tx.send(());
@@ -172,18 +212,16 @@ async fn http_round(clients: usize, secs: Duration) -> BenchResult<Round> {
 }
 
 async fn drive_clients(
-    base: &str,
-    clients: usize,
+    clients: Vec<HubClient>,
     services: &[ServiceType],
     secs: Duration,
 ) -> BenchResult<Round> {
-    wait_until_healthy(base).await?;
+    wait_until_healthy(&clients[0]).await?;
     let start = Instant::now();
     let measure_from = start + WARM_UP;
     let end = measure_from + secs;
     let mut tasks = tokio::task::JoinSet::new();
-    for k in 0..clients {
-        let client = HubClient::new(base);
+    for (k, client) in clients.into_iter().enumerate() {
         let services = services.to_vec();
         tasks.spawn(async move {
             let mut latencies = Vec::new();
@@ -218,8 +256,7 @@ async fn drive_clients(
     Ok(Round::new(latencies, secs))
 }
 
-async fn wait_until_healthy(base: &str) -> BenchResult<()> {
-    let client = HubClient::new(base);
+async fn wait_until_healthy(client: &HubClient) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match client.health().await {
@@ -245,9 +282,9 @@ fn print_raw(label: &str, r: &Round) {
     );
 }
 
-fn print_http(r: &Round, clients: usize) {
+fn print_http(label: &str, r: &Round, clients: usize) {
     println!(
-        "http:  clients={clients:<3} tickets={:<6} rate={:>8.1} tickets/s  p50={:.2} ms  p99={:.2} ms  mean={:.2} ms",
+        "{label} clients={clients:<3} tickets={:<6} rate={:>8.1} tickets/s  p50={:.2} ms  p99={:.2} ms  mean={:.2} ms",
         r.tickets,
         r.rate(),
         r.percentile_ms(50.0),
@@ -272,13 +309,19 @@ fn main() -> BenchResult<()> {
     // bracket the HTTP round and the ratio uses both.
     let raw_before = raw_round(secs)?;
     print_raw("raw:  ", &raw_before);
-    let http = runtime.block_on(http_round(clients, secs))?;
-    print_http(&http, clients);
+    let http = runtime.block_on(http_round(clients, secs, hub::Transport::Plain))?;
+    print_http("http: ", &http, clients);
     let raw_after = raw_round(secs)?;
     print_raw("raw:  ", &raw_after);
+    let mtls = runtime.block_on(http_round(clients, secs, hub::Transport::Mtls))?;
+    print_http("mtls: ", &mtls, clients);
+    println!(
+        "       (each client an enrolled kiosk; mutual TLS {:.2}x the plain HTTP rate)",
+        mtls.rate() / http.rate()
+    );
     if clients != 1 {
-        let single = runtime.block_on(http_round(1, secs))?;
-        print_http(&single, 1);
+        let single = runtime.block_on(http_round(1, secs, hub::Transport::Plain))?;
+        print_http("http: ", &single, 1);
         println!("       (reference: one client, so every ticket waits for a commit of its own)");
     }
     drop(runtime);
