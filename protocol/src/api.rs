@@ -59,6 +59,24 @@ pub struct TicketView {
     pub status_token: String,
 }
 
+impl TicketView {
+    /// GB/T 5.4: the ticket as a screen in the waiting area (display board, customer kiosk)
+    /// may see it, as [`crate::HubEvent::public_view`] shows its events: no status-page
+    /// token, no staff id, and a priority ticket shown as normal (the class tells that
+    /// the holder is elderly, disabled or pregnant).
+    pub fn public_view(&self) -> TicketView {
+        TicketView {
+            class: match self.class {
+                PriorityClass::Priority => PriorityClass::Normal,
+                other => other,
+            },
+            staff_id: None,
+            status_token: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedTicket {
     pub ticket: TicketView,
@@ -108,6 +126,21 @@ pub struct QueueSnapshot {
     pub last_seq: i64,
     /// Counters where a staff member is logged in now, busy or not.
     pub open_counters: Vec<u32>,
+}
+
+impl QueueSnapshot {
+    /// GB/T 5.4: the snapshot as a display board or kiosk may see it: the tickets at the
+    /// counters in their [`TicketView::public_view`]; counts and waits unchanged.
+    pub fn public_view(&self) -> QueueSnapshot {
+        QueueSnapshot {
+            at_counters: self
+                .at_counters
+                .iter()
+                .map(TicketView::public_view)
+                .collect(),
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -947,4 +980,61 @@ pub struct ErasureView {
     pub erased_at: DateTime<Utc>,
     /// True when an earlier call had erased it already: nothing changed this time.
     pub already_erased: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(class: PriorityClass) -> TicketView {
+        TicketView {
+            id: 7,
+            number: "A007".into(),
+            service: ServiceType::Repair,
+            class,
+            channel: Channel::OnSite,
+            state: TicketState::Called,
+            business_date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            counter: Some(2),
+            staff_id: Some("alice".into()),
+            issued_at: DateTime::<Utc>::UNIX_EPOCH,
+            called_at: None,
+            started_at: None,
+            finished_at: None,
+            recalls: 0,
+            printed: true,
+            status_token: "s3cret-status-token".into(),
+        }
+    }
+
+    #[test]
+    fn the_public_snapshot_carries_no_token_staff_or_priority() {
+        // GB/T 5.4: as `HubEvent::public_view` shows the same tickets.
+        let snap = QueueSnapshot {
+            now: DateTime::<Utc>::UNIX_EPOCH,
+            day: None,
+            services: Vec::new(),
+            at_counters: vec![
+                ticket(PriorityClass::Priority),
+                ticket(PriorityClass::Appointment),
+            ],
+            last_seq: 9,
+            open_counters: vec![2],
+        };
+        let public = snap.public_view();
+        let text = serde_json::to_string(&public).unwrap();
+        for secret in ["s3cret", "alice", "\"priority\""] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(public.at_counters[0].class, PriorityClass::Normal);
+        assert_eq!(public.at_counters[1].class, PriorityClass::Appointment);
+        assert_eq!(
+            (
+                public.at_counters[0].number.as_str(),
+                public.at_counters[0].counter
+            ),
+            ("A007", Some(2))
+        );
+        assert_eq!((public.last_seq, public.open_counters), (9, vec![2]));
+    }
 }
