@@ -85,6 +85,36 @@ pub(super) fn append(
     Ok(())
 }
 
+/// Most characters of text from outside (a request) kept in an audit entry.
+const UNTRUSTED_CHARS: usize = 200;
+
+/// GB/T 5.6.2.3: text a request supplied, made safe to put into an audit entry: at most
+/// 200 characters (then `…`), control characters and the invisible ones that reorder or
+/// break lines escaped (`\n`, `\u{202e}`), so nobody can write a line that reads like
+/// another entry.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(UNTRUSTED_CHARS * 2));
+    for (n, c) in text.chars().enumerate() {
+        if n == UNTRUSTED_CHARS {
+            out.push('…');
+            break;
+        }
+        let invisible = matches!(
+            c,
+            '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        );
+        if c.is_control() || invisible {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Walks the whole chain; returns the number of entries and the id of the first entry
 /// whose link or hash does not match.
 pub fn verify_chain(conn: &Connection) -> Result<(i64, Option<i64>), StoreError> {
@@ -152,5 +182,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(verify_chain(&c).unwrap(), (3, Some(3)));
+    }
+
+    #[test]
+    fn untrusted_text_is_capped_and_cannot_forge_a_line() {
+        // GB/T 5.6.2.3
+        assert_eq!(untrusted("POST"), "POST");
+        assert_eq!(untrusted("读卡器"), "读卡器");
+        let forged = untrusted("x\n2026-01-01 admin login ok\r\u{1b}[2J\u{202e}");
+        assert!(!forged.chars().any(|c| c.is_control()), "{forged}");
+        assert_eq!(
+            forged,
+            "x\\n2026-01-01 admin login ok\\r\\u{1b}[2J\\u{202e}"
+        );
+        let long = untrusted(&"字".repeat(60_000));
+        assert_eq!(long.chars().count(), 201);
+        assert!(long.ends_with('…'));
     }
 }

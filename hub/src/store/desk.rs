@@ -191,7 +191,10 @@ pub fn report_alert(ctx: &mut WriteCtx<'_>, req: &DeviceAlert) -> Result<bool, S
             } else {
                 "device_alert_cleared"
             },
-            &format!("{code}: {}", req.detail.as_deref().unwrap_or("-")),
+            &format!(
+                "{code}: {}",
+                super::untrusted(req.detail.as_deref().unwrap_or("-"))
+            ),
         )?;
     }
     Ok(changed)
