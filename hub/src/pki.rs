@@ -4,7 +4,12 @@
 //! client certificates it issued.
 //!
 //! It signs and verifies; it never decides who may call what (that is `api::access`,
-//! against the fingerprints in the store), and its key never leaves `ca.key`.
+//! against the fingerprints in the store), and its key never leaves `ca.key`. Beside the
+//! CA it keeps the revocation list (`revoked`), which outlives any restore of the
+//! database.
+//!
+//! Backups hold the database only, never this folder: the `pki/` folder needs its own
+//! copy, kept as safely as the CA key in it.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -26,6 +31,8 @@ pub const PKI_DIR: &str = "pki";
 pub const CA_CERT_FILE: &str = "ca.pem";
 /// The CA's private key (mode 0600).
 pub const CA_KEY_FILE: &str = "ca.key";
+/// The fingerprints of every revoked device certificate, one a line, append-only.
+pub const REVOKED_FILE: &str = "revoked";
 /// How long the CA is valid.
 const CA_DAYS: i64 = 3650;
 /// How long the hub's server certificate is valid (a new one is made at every start).
@@ -39,11 +46,16 @@ pub enum PkiError {
         source: std::io::Error,
     },
     #[error(
-        "{0}: the hub's CA certificate is there but its key is missing. Restore the key from \
-         a backup, or delete the pki folder to start a new CA (every device must then be \
-         enrolled again)"
+        "{0}: the hub's CA certificate is there but its key is missing. Put back the pki \
+         folder from its own copy (backups of the database do not contain it), or delete \
+         the pki folder to start a new CA (every device must then be enrolled again)"
     )]
     KeyMissing(PathBuf),
+    #[error(
+        "{0}: there is no hub CA here. Is this the hub's data directory? The hub makes its \
+         CA when it first starts"
+    )]
+    NoCa(PathBuf),
     #[error("{path}: {message}")]
     BadCa { path: PathBuf, message: String },
     #[error("the certificate signing request is not valid: {0}")]
@@ -72,7 +84,9 @@ pub struct HubCa {
     issuer: rcgen::Certificate,
     key: KeyPair,
     fingerprint: String,
+    not_before: DateTime<Utc>,
     not_after: DateTime<Utc>,
+    revoked: RevocationList,
 }
 
 impl std::fmt::Debug for HubCa {
@@ -109,70 +123,60 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-/// Writes `text` to `path` through a synced temporary file in the same folder, then
-/// renames it into place, so a crash leaves either the old file or the whole new one.
-fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
-    let io = |source| PkiError::Io {
+/// Writes a CA file with the one atomic writer of key material (temporary file, synced,
+/// renamed, folder synced).
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
+    protocol::identity::write_private(path, text.as_bytes(), mode).map_err(|source| PkiError::Io {
         path: path.to_owned(),
         source,
-    };
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }
 
 impl HubCa {
     /// Loads the CA in `dir`, or creates it there (ECDSA P-256, ten years, CN
     /// `servicehall hub CA <centre id>`) when there is none yet.
     pub fn load_or_create(dir: &Path, centre_id: &str) -> Result<HubCa, PkiError> {
+        match HubCa::load(dir, centre_id) {
+            Err(PkiError::NoCa(_)) => HubCa::create(
+                dir,
+                centre_id,
+                &dir.join(CA_CERT_FILE),
+                &dir.join(CA_KEY_FILE),
+            ),
+            other => other,
+        }
+    }
+
+    /// Loads the CA in `dir`; never creates one ([`PkiError::NoCa`] when there is none),
+    /// so a mistyped data directory stays empty.
+    pub fn load(dir: &Path, centre_id: &str) -> Result<HubCa, PkiError> {
         let cert_path = dir.join(CA_CERT_FILE);
         let key_path = dir.join(CA_KEY_FILE);
-        match std::fs::read_to_string(&cert_path) {
-            Ok(cert_pem) => {
-                let key_pem = match std::fs::read_to_string(&key_path) {
-                    Ok(k) => k,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(PkiError::KeyMissing(key_path));
-                    }
-                    Err(source) => {
-                        return Err(PkiError::Io {
-                            path: key_path,
-                            source,
-                        });
-                    }
-                };
-                HubCa::from_pem(centre_id, cert_pem, &key_pem, &cert_path)
-            }
+        let cert_pem = match std::fs::read_to_string(&cert_path) {
+            Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                HubCa::create(dir, centre_id, &cert_path, &key_path)
+                return Err(PkiError::NoCa(dir.to_owned()));
             }
-            Err(source) => Err(PkiError::Io {
-                path: cert_path,
-                source,
-            }),
-        }
+            Err(source) => {
+                return Err(PkiError::Io {
+                    path: cert_path,
+                    source,
+                });
+            }
+        };
+        let key_pem = match std::fs::read_to_string(&key_path) {
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PkiError::KeyMissing(key_path));
+            }
+            Err(source) => {
+                return Err(PkiError::Io {
+                    path: key_path,
+                    source,
+                });
+            }
+        };
+        HubCa::from_pem(centre_id, cert_pem, &key_pem, &cert_path)
     }
 
     fn create(
@@ -213,8 +217,8 @@ impl HubCa {
         params.serial_number = Some(random_serial());
         let cert = params.self_signed(&key).map_err(sign_err)?;
         // The key first: a certificate on disk always has its key beside it.
-        write_atomic(key_path, &key.serialize_pem(), 0o600)?;
-        write_atomic(cert_path, &cert.pem(), 0o644)?;
+        write_file(key_path, &key.serialize_pem(), 0o600)?;
+        write_file(cert_path, &cert.pem(), 0o644)?;
         tracing::info!(
             "created the hub's certificate authority in {} (fingerprint {})",
             dir.display(),
@@ -248,6 +252,8 @@ impl HubCa {
         if !x509.is_ca() {
             return Err(bad("not a CA certificate".into()));
         }
+        let not_before = DateTime::<Utc>::from_timestamp(x509.validity().not_before.timestamp(), 0)
+            .ok_or_else(|| bad("its start date is out of range".into()))?;
         let not_after = DateTime::<Utc>::from_timestamp(x509.validity().not_after.timestamp(), 0)
             .ok_or_else(|| bad("its expiry date is out of range".into()))?;
         let params =
@@ -269,7 +275,9 @@ impl HubCa {
             issuer,
             key,
             fingerprint,
+            not_before,
             not_after,
+            revoked: RevocationList::in_dir(path.parent().unwrap_or(Path::new("."))),
         })
     }
 
@@ -286,6 +294,11 @@ impl HubCa {
 
     pub fn not_after(&self) -> DateTime<Utc> {
         self.not_after
+    }
+
+    /// The revocation list beside this CA.
+    pub fn revocations(&self) -> &RevocationList {
+        &self.revoked
     }
 
     /// GB/T 5.4: a client certificate for `device_id` in `role`, for the key in the PKCS#10
@@ -342,17 +355,13 @@ impl HubCa {
         })
     }
 
-    /// The TLS settings to serve with: a fresh server certificate (serverAuth, named for
-    /// [`server_names`]) and client certificates checked against this CA only. A client
-    /// without a certificate still gets through (the API refuses it with a clear 401); a
-    /// certificate from any other CA fails the handshake.
-    pub fn server_config(
+    /// A fresh server certificate named `names`, valid from the CA's own start (a device
+    /// without a clock battery may boot with a clock far behind; the CA itself is the
+    /// earliest it could ever accept) for [`SERVER_CERT_DAYS`] days.
+    fn server_certificate(
         &self,
-        configured: &[String],
-        listen: Option<IpAddr>,
-    ) -> Result<rustls::ServerConfig, PkiError> {
-        let tls = |e: rustls::Error| PkiError::Tls(e.to_string());
-        let names = server_names(configured, listen, machine_hostname().as_deref());
+        names: Vec<SanType>,
+    ) -> Result<(rcgen::Certificate, KeyPair), PkiError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(sign_err)?;
         let now = Utc::now();
         let mut params = CertificateParams::default();
@@ -367,12 +376,27 @@ impl HubCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
-        params.not_before = offset_time(now - chrono::Duration::days(1))?;
+        params.not_before = offset_time(self.not_before.min(now))?;
         params.not_after = offset_time(now + chrono::Duration::days(SERVER_CERT_DAYS))?;
         params.serial_number = Some(random_serial());
         let cert = params
             .signed_by(&key, &self.issuer, &self.key)
             .map_err(sign_err)?;
+        Ok((cert, key))
+    }
+
+    /// The TLS settings to serve with: a fresh server certificate (serverAuth, named for
+    /// [`server_names`]) and client certificates checked against this CA only. A client
+    /// without a certificate still gets through (the API refuses it with a clear 401); a
+    /// certificate from any other CA fails the handshake.
+    pub fn server_config(
+        &self,
+        configured: &[String],
+        listen: Option<IpAddr>,
+    ) -> Result<rustls::ServerConfig, PkiError> {
+        let tls = |e: rustls::Error| PkiError::Tls(e.to_string());
+        let names = server_names(configured, listen, machine_hostname().as_deref());
+        let (cert, key) = self.server_certificate(names)?;
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
@@ -395,6 +419,75 @@ impl HubCa {
             .map_err(tls)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
+    }
+}
+
+/// GB/T 5.4: the fingerprints of every device certificate the hub revoked, in
+/// `pki/revoked`, one a line, appended and synced before the database records the
+/// revocation (by the API or the command line). Backups hold only the database, so a
+/// restored backup may hold a revoked certificate as active: the hub applies this list
+/// again every time it opens.
+#[derive(Debug, Clone)]
+pub struct RevocationList {
+    path: PathBuf,
+}
+
+impl RevocationList {
+    /// The list in the CA folder `pki_dir`.
+    pub fn in_dir(pki_dir: &Path) -> RevocationList {
+        RevocationList {
+            path: pki_dir.join(REVOKED_FILE),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `fingerprints` and syncs the file (and the folder, when the file is new).
+    /// Never creates the CA folder: a hub without one has nothing to revoke.
+    pub fn append(&self, fingerprints: &[String]) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        if fingerprints.is_empty() {
+            return Ok(());
+        }
+        let mut text: String = fingerprints.iter().map(|fp| format!("{fp}\n")).collect();
+        let is_new = !self.path.exists();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+        let mut f = opts.open(&self.path)?;
+        // A line torn by a crash is ended first, so it cannot swallow the next one.
+        if f.metadata()?.len() > 0 {
+            f.seek(SeekFrom::End(-1))?;
+            let mut last = [0u8];
+            f.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                text.insert(0, '\n');
+            }
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        if is_new && let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Every fingerprint on the list (none when there is no list yet); a line that is
+    /// not a fingerprint (torn by a crash) is skipped.
+    pub fn read(&self) -> std::io::Result<Vec<String>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(text
+            .lines()
+            .filter_map(protocol::devices::parse_fingerprint)
+            .map(|digest| format_fingerprint(&digest))
+            .collect())
     }
 }
 
@@ -503,12 +596,15 @@ mod tests {
         let days = (a.not_after() - Utc::now()).num_days();
         assert!((3649..=3650).contains(&days), "{days}");
 
-        // A lost key is an error, never a silent new CA.
+        // A lost key is an error, never a silent new CA; backups do not hold it.
         std::fs::remove_file(pki.join(CA_KEY_FILE)).unwrap();
-        assert!(matches!(
-            HubCa::load_or_create(&pki, "c1"),
-            Err(PkiError::KeyMissing(_))
-        ));
+        let missing = HubCa::load_or_create(&pki, "c1").unwrap_err();
+        assert!(matches!(missing, PkiError::KeyMissing(_)));
+        let text = missing.to_string();
+        assert!(
+            text.contains("own copy") && !text.contains("from a backup"),
+            "{text}"
+        );
         // Another key beside the certificate is refused.
         std::fs::write(
             pki.join(CA_KEY_FILE),
@@ -517,6 +613,62 @@ mod tests {
         .unwrap();
         let e = HubCa::load_or_create(&pki, "c1").unwrap_err();
         assert!(e.to_string().contains("not the key"), "{e}");
+    }
+
+    #[test]
+    fn loading_never_creates_a_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = dir.path().join("mistyped").join(PKI_DIR);
+        assert!(matches!(HubCa::load(&pki, "c1"), Err(PkiError::NoCa(_))));
+        assert!(!pki.exists() && !dir.path().join("mistyped").exists());
+        let made = HubCa::load_or_create(&pki, "c1").unwrap();
+        assert_eq!(
+            HubCa::load(&pki, "c1").unwrap().fingerprint(),
+            made.fingerprint()
+        );
+    }
+
+    #[test]
+    fn the_server_certificate_is_valid_from_the_cas_own_start() {
+        // A device that boots with its clock behind (no clock battery) still accepts it.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HubCa::load_or_create(dir.path(), "c1").unwrap();
+        let (cert, _) = ca
+            .server_certificate(server_names(&[], None, None))
+            .unwrap();
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.der()).unwrap();
+        let (_, ca_pem) = parse_x509_pem(ca.ca_pem().as_bytes()).unwrap();
+        let ca_cert = ca_pem.parse_x509().unwrap();
+        assert_eq!(
+            parsed.validity().not_before.timestamp(),
+            ca_cert.validity().not_before.timestamp()
+        );
+        assert!(
+            Utc::now().timestamp() - parsed.validity().not_before.timestamp() >= 86_000,
+            "backdated at least the CA's day"
+        );
+        parsed.verify_signature(Some(ca_cert.public_key())).unwrap();
+    }
+
+    #[test]
+    fn the_revocation_list_appends_and_survives_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = RevocationList::in_dir(dir.path());
+        assert_eq!(list.read().unwrap(), Vec::<String>::new());
+        let fp = |n: u8| format_fingerprint(&[n; 32]);
+        list.append(&[fp(1), fp(2)]).unwrap();
+        // A crash in the middle of a line, then the next revocation.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(list.path())
+            .unwrap();
+        f.write_all(&fp(3).as_bytes()[..10]).unwrap();
+        drop(f);
+        list.append(&[fp(4)]).unwrap();
+        assert_eq!(list.read().unwrap(), [fp(1), fp(2), fp(4)]);
+        // Never makes the CA folder.
+        let nowhere = RevocationList::in_dir(&dir.path().join("no-pki"));
+        assert!(nowhere.append(&[fp(5)]).is_err());
     }
 
     #[test]
@@ -581,17 +733,23 @@ mod tests {
                 Err(PkiError::BadRequest(_))
             ));
         }
-        // A request whose signature was tampered with (the last bytes are the signature's).
+        // A request whose signature was tampered with: the DER ends with the signature
+        // (an ECDSA value's last byte), so one byte flipped there leaves a well-formed
+        // request whose signature is wrong.
+        use rustls::pki_types::CertificateSigningRequestDer;
+        use rustls::pki_types::pem::PemObject;
         let key = KeyPair::generate().unwrap();
         let good = csr(&key, "k");
         assert!(ca.sign_device(&good, "k", DeviceRole::Kiosk, 1).is_ok());
-        let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
-        let last = lines.len() - 2;
-        let mid = lines[last].len() / 2;
-        let c = lines[last].as_bytes()[mid];
-        let swapped = if c == b'A' { "B" } else { "A" };
-        lines[last].replace_range(mid..mid + 1, swapped);
-        let forged = lines.join("\n");
+        let der = CertificateSigningRequestDer::from_pem_slice(good.as_bytes()).unwrap();
+        let mut bytes = der.as_ref().to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        let forged = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", bytes));
+        assert!(
+            CertificateSigningRequestDer::from_pem_slice(forged.as_bytes()).is_ok(),
+            "still a well-formed request"
+        );
         assert!(matches!(
             ca.sign_device(&forged, "k", DeviceRole::Kiosk, 1),
             Err(PkiError::BadRequest(_))
