@@ -11,6 +11,11 @@
 //! while it runs), keeps the database it replaces, and starts a new sync epoch so that
 //! events written after the restore can never be mistaken by headquarters for the ones
 //! it already holds under the same sequence numbers.
+//!
+//! A backup holds the database only, never the `pki/` folder beside it (the CA key and
+//! the revocation list) nor the pepper: those need their own copy, kept apart. A restored
+//! database may hold device certificates revoked after the backup was taken as active;
+//! the hub revokes them again from `pki/revoked` when it opens (GB/T 5.4).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -221,7 +226,8 @@ pub struct Restored {
     pub epoch: i64,
 }
 
-/// Restores `backup` into the stopped hub's `data_dir`.
+/// Restores `backup` into the stopped hub's `data_dir`. Leaves `pki/` as it is: the CA
+/// and its revocation list are not in a backup.
 pub fn restore(backup: &Path, data_dir: &Path) -> Result<Restored, BackupError> {
     verify(backup)?;
     std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;

@@ -11,14 +11,35 @@ use std::path::Path;
 use protocol::devices::{DeviceRole, DeviceView, Pairing};
 
 use crate::config::Config;
-use crate::pki::{HubCa, PKI_DIR};
-use crate::store::{self, Actor, Clock, Store, StoreError};
+use crate::pki::{HubCa, PKI_DIR, RevocationList};
+use crate::store::{self, Actor, Clock, Store, StoreError, WriteCtx};
 use crate::{DB_FILE, HubError};
 
 /// Who the command line on the hub box is in the audit log.
 const CONSOLE: &str = "hub console";
 
-/// A pairing code made on `store`, with the CA fingerprint the device must check.
+/// GB/T 5.4: a pairing code for `device_id` in `role`, valid `minutes`, with the CA
+/// fingerprint the device must check: the one way a [`Pairing`] is made, for the API,
+/// the all-in-one launcher and the command line alike.
+fn make_pairing(
+    ctx: &mut WriteCtx<'_>,
+    actor: &Actor,
+    role: DeviceRole,
+    device_id: String,
+    minutes: u32,
+    ca_fingerprint: String,
+) -> Result<Pairing, StoreError> {
+    let (code, expires_at) = store::devices::create_pairing(ctx, actor, role, &device_id, minutes)?;
+    Ok(Pairing {
+        code,
+        role,
+        device_id,
+        expires_at,
+        ca_fingerprint,
+    })
+}
+
+/// A pairing code made on `store` (see [`make_pairing`]).
 pub(crate) async fn new_pairing(
     store: &Store,
     ca_fingerprint: String,
@@ -27,17 +48,22 @@ pub(crate) async fn new_pairing(
     role: DeviceRole,
     device_id: String,
 ) -> Result<Pairing, StoreError> {
-    let id = device_id.clone();
-    let (code, expires_at) = store
-        .write(move |ctx| store::devices::create_pairing(ctx, &actor, role, &id, minutes))
-        .await?;
-    Ok(Pairing {
-        code,
-        role,
-        device_id,
-        expires_at,
-        ca_fingerprint,
-    })
+    store
+        .write(move |ctx| make_pairing(ctx, &actor, role, device_id, minutes, ca_fingerprint))
+        .await
+}
+
+/// GB/T 5.4: hands revoked fingerprints to the hub's revocation list before the database
+/// records them (see [`store::devices::KeepRevoked`]).
+pub(crate) fn keep_on(list: &RevocationList) -> impl Fn(&[String]) -> Result<(), StoreError> + '_ {
+    move |fingerprints| {
+        list.append(fingerprints).map_err(|e| {
+            StoreError::Internal(format!(
+                "cannot add to the revocation list {}: {e}",
+                list.path().display()
+            ))
+        })
+    }
 }
 
 fn console() -> Actor {
@@ -71,6 +97,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A one-time pairing code for `device_id` in `role` (GB/T 5.4), made on the hub box.
+/// The database must be there and the CA beside it: a mistyped data directory is an
+/// error, never a new CA.
 pub async fn pair(
     data_dir: &Path,
     cfg: &Config,
@@ -81,20 +109,13 @@ pub async fn pair(
     let (minutes, trusted) = (cfg.security.pairing_minutes, cfg.day.clock_trusted);
     let device_id = device_id.to_owned();
     blocking(move || {
-        let ca = HubCa::load_or_create(&dir.join(PKI_DIR), &centre)?;
         let mut conn = open_db(&dir)?;
-        let id = device_id.clone();
-        let (code, expires_at) =
-            store::with_raw_ctx(&mut conn, &Clock::new(trusted), move |ctx| {
-                store::devices::create_pairing(ctx, &console(), role, &id, minutes)
-            })?;
-        Ok(Pairing {
-            code,
-            role,
-            device_id,
-            expires_at,
-            ca_fingerprint: ca.fingerprint(),
-        })
+        let ca = HubCa::load(&dir.join(PKI_DIR), &centre)?;
+        Ok(store::with_raw_ctx(
+            &mut conn,
+            &Clock::new(trusted),
+            move |ctx| make_pairing(ctx, &console(), role, device_id, minutes, ca.fingerprint()),
+        )?)
     })
     .await
 }
@@ -109,8 +130,8 @@ pub async fn list(data_dir: &Path, _cfg: &Config) -> Result<Vec<DeviceView>, Hub
     .await
 }
 
-/// Revokes every certificate of `device_id` (its next request is refused) and returns
-/// the device as it now stands.
+/// Revokes every certificate of `device_id` (its next request is refused; each goes on
+/// the revocation list in `pki/` first) and returns the device as it now stands.
 pub async fn revoke(
     data_dir: &Path,
     cfg: &Config,
@@ -121,10 +142,11 @@ pub async fn revoke(
     let device_id = device_id.to_owned();
     blocking(move || {
         let mut conn = open_db(&dir)?;
+        let list = RevocationList::in_dir(&dir.join(PKI_DIR));
         Ok(store::with_raw_ctx(
             &mut conn,
             &Clock::new(trusted),
-            move |ctx| store::devices::revoke_device(ctx, &console(), &device_id),
+            move |ctx| store::devices::revoke_device(ctx, &console(), &device_id, &keep_on(&list)),
         )?)
     })
     .await

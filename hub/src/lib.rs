@@ -182,6 +182,28 @@ pub async fn open_store(opts: &HubOptions) -> Result<(Store, Arc<auth::Pepper>),
     Ok((store, Arc::new(pepper)))
 }
 
+/// GB/T 5.4: revokes again every certificate on the hub's revocation list that the
+/// database holds as active (a restored backup from before its revocation), audited.
+async fn reapply_revocations(store: &Store, list: &pki::RevocationList) -> Result<(), HubError> {
+    let listed = list.read().map_err(|source| HubError::DataDir {
+        path: list.path().to_owned(),
+        source,
+    })?;
+    if listed.is_empty() {
+        return Ok(());
+    }
+    let n = store
+        .write(move |ctx| store::devices::reapply_revocations(ctx, &listed))
+        .await?;
+    if n > 0 {
+        tracing::warn!(
+            "{n} device certificate(s) on the revocation list {} were active in the database (a backup from before their revocation?): revoked again",
+            list.path().display()
+        );
+    }
+    Ok(())
+}
+
 /// Opens the business day by itself at the configured hour, but only once the clock is
 /// trustworthy (an unsynchronised clock never picks a business date).
 async fn auto_day(store: Store, cfg: Arc<Config>, mut shutdown: watch::Receiver<bool>) {
@@ -291,6 +313,7 @@ impl OpenHub {
             &data_dir.join(pki::PKI_DIR),
             &opts.config.centre.id,
         )?);
+        reapply_revocations(&store, ca.revocations()).await?;
         let cfg = Arc::new(opts.config);
         if opts.open_day_on_start {
             let date = cfg.local_date(Utc::now());
@@ -351,6 +374,8 @@ impl OpenHub {
             shutdown: never,
             pepper: self.pepper.clone(),
             login_limiter: api::LoginLimiter::new(self.cfg.security.failed_logins_per_minute),
+            enrol_limit: api::HubWideLimit::new(api::REFUSED_ENROLMENTS_PER_MINUTE),
+            refusals: api::RefusalLog::default(),
             ca: self.ca.clone(),
         })
     }
@@ -408,6 +433,8 @@ impl OpenHub {
             shutdown: stop_rx,
             pepper,
             login_limiter,
+            enrol_limit: api::HubWideLimit::new(api::REFUSED_ENROLMENTS_PER_MINUTE),
+            refusals: api::RefusalLog::default(),
             ca: ca.clone(),
         });
         let served = match tls {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hub::testkit::{PIN, config};
 use protocol::devices::{DeviceRole, DeviceView, EnrolRequest, Enrolled, NewPairing, Pairing};
-use protocol::{IssuedTicket, Problem, TicketView};
+use protocol::{IssuedTicket, Problem, QueueSnapshot, TicketView};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
 use rustls::pki_types::pem::PemObject;
@@ -36,14 +36,24 @@ struct Hub {
     task: Option<JoinHandle<Result<(), hub::HubError>>>,
 }
 
+/// The mutual TLS configuration of the test hubs, with `extra` TOML and an administrator.
+fn mtls_config(extra: &str) -> hub::Config {
+    let admin_hash = hub::auth::hash_secret(ADMIN_PASSWORD).unwrap();
+    let mut cfg = config(&format!(
+        "{extra}\n[[staff]]\nid = \"boss\"\nname = \"Boss\"\nrole = \"admin\"\nsecret_hash = \"{admin_hash}\"\n"
+    ));
+    cfg.security.transport = hub::Transport::Mtls;
+    cfg
+}
+
 impl Hub {
     async fn start(extra: &str) -> Hub {
-        let admin_hash = hub::auth::hash_secret(ADMIN_PASSWORD).unwrap();
-        let mut cfg = config(&format!(
-            "{extra}\n[[staff]]\nid = \"boss\"\nname = \"Boss\"\nrole = \"admin\"\nsecret_hash = \"{admin_hash}\"\n"
-        ));
-        cfg.security.transport = hub::Transport::Mtls;
-        let dir = tempfile::tempdir().unwrap().keep();
+        Hub::start_in(tempfile::tempdir().unwrap().keep(), extra).await
+    }
+
+    /// A hub on the data in `dir` (a new one, or one stopped before).
+    async fn start_in(dir: PathBuf, extra: &str) -> Hub {
+        let cfg = mtls_config(extra);
         let open = hub::OpenHub::open(hub::HubOptions {
             data_dir: dir.clone(),
             config: cfg.clone(),
@@ -339,16 +349,21 @@ async fn without_a_certificate_only_enrolment_and_health_are_reachable() {
         .await
         .unwrap();
     assert_eq!(problem(resp).await.code, "device_not_enrolled");
-    // GB/T 5.6.2.3: each refusal is audited, with the route and the address.
+    // GB/T 5.6.2.3: a refusal is audited, with the route and the address; the same
+    // refusal from the same address again within the minute is not (no flooding).
     let refused = hub.audit("access_refused");
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].0.as_deref(), Some("unknown device"));
     assert!(
         refused[0].1.contains("GET /queue from 127.0.0.1:")
             && refused[0].1.contains("device_not_enrolled"),
         "{refused:?}"
     );
-    assert!(refused[1].1.contains("POST /sessions"), "{refused:?}");
+    for _ in 0..20 {
+        let r = anon.get(hub.url("/queue")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(hub.audit("access_refused").len(), 1);
 
     // Unknown routes are still a plain 404; the public status page is outside the API.
     let resp = anon.get(hub.url("/no-such-thing")).send().await.unwrap();
@@ -503,17 +518,20 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         .await;
     let board = hub.enrol(DeviceRole::Board, "board-1", &p.code).await;
 
-    // The kiosk issues and confirms its print, and reads what a customer needs.
+    // The kiosk issues and confirms its print, and reads what a customer needs. It gets
+    // its own ticket's token (for the QR code), and acts under its certificate's id
+    // whatever its body says.
     let resp = kiosk
         .http
         .post(hub.url("/tickets"))
-        .json(&json!({ "service": "repair", "device": "kiosk-1" }))
+        .json(&json!({ "service": "repair", "class": "priority", "device": "kiosk-9" }))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let issued: IssuedTicket = resp.json().await.unwrap();
     let id = issued.ticket.id;
+    assert!(!issued.ticket.status_token.is_empty());
     let printed = kiosk
         .http
         .post(hub.url(&format!("/tickets/{id}/printed")))
@@ -522,11 +540,29 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         .await
         .unwrap();
     assert_eq!(printed.status(), StatusCode::OK);
+    let printed: TicketView = printed.json().await.unwrap();
+    assert!(printed.printed && printed.status_token.is_empty());
+    let conn = rusqlite::Connection::open(hub.dir.join(hub::DB_FILE)).unwrap();
+    let device: String = conn
+        .query_row("SELECT device FROM tickets WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(device, "kiosk-1");
+    let r = kiosk
+        .http
+        .post(hub.url("/alerts"))
+        .json(&json!({ "device": "counter-1", "kind": "printer_paper_out", "active": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     for path in ["/catalogue", "/queue", "/knowledge", "/health"] {
         let r = kiosk.http.get(hub.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "kiosk GET {path}");
     }
     // ...but never acts for staff or reads lists.
+    let mut details = Vec::new();
     for (method, path) in [
         ("POST", "/call-next".to_owned()),
         ("POST", "/sessions".to_owned()),
@@ -536,6 +572,8 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         ("GET", "/queue/waiting".to_owned()),
         ("GET", "/devices".to_owned()),
         ("GET", format!("/tickets/{id}")),
+        // GB/T 5.4: booking needs staff; the kiosk only checks in.
+        ("POST", "/appointments".to_owned()),
     ] {
         let req = match method {
             "POST" => kiosk.http.post(hub.url(&path)).json(&json!({})),
@@ -550,21 +588,27 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         let p = problem(resp).await;
         assert_eq!(p.code, "role_not_allowed", "kiosk {method} {path}");
         assert!(p.detail.contains("kiosk"), "{}", p.detail);
+        details.push(p.detail);
     }
-    let refused = hub.audit("access_refused");
+    // A ticket action is named in the refusal...
     assert!(
-        refused
+        details
             .iter()
-            .any(|(d, detail)| d.as_deref() == Some("kiosk-1")
-                && detail.contains("POST /call-next")
-                && detail.contains("role kiosk")
-                && detail.contains("role_not_allowed")),
-        "{refused:?}"
+            .any(|d| d.contains("POST /tickets/{id}/call")),
+        "{details:?}"
     );
+    // ...and the kiosk's refusals are audited once this minute (GB/T 5.6.2.3).
+    let refused = hub.audit("access_refused");
+    let of_kiosk: Vec<&String> = refused
+        .iter()
+        .filter(|(d, _)| d.as_deref() == Some("kiosk-1"))
+        .map(|(_, detail)| detail)
+        .collect();
+    assert_eq!(of_kiosk.len(), 1, "{refused:?}");
     assert!(
-        refused
-            .iter()
-            .any(|(_, detail)| detail.contains("POST /tickets/{id}/call")),
+        of_kiosk[0].contains("POST /call-next")
+            && of_kiosk[0].contains("role kiosk")
+            && of_kiosk[0].contains("role_not_allowed"),
         "{refused:?}"
     );
 
@@ -579,6 +623,12 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         .await
         .unwrap();
     assert_eq!(problem(r).await.code, "role_not_allowed");
+    // Another device on the same address is audited on its own.
+    assert!(
+        hub.audit("access_refused")
+            .iter()
+            .any(|(d, detail)| d.as_deref() == Some("board-1") && detail.contains("POST /tickets")),
+    );
 
     // The board's stream is the public one: the ticket's status token never reaches it,
     // while a counter's stream carries it.
@@ -592,6 +642,76 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
         .send()
         .await
         .unwrap();
+    // The alert the kiosk raised is its own, whatever device its body named.
+    let alerts: Vec<protocol::AlertView> = counter
+        .http
+        .get(hub.url("/alerts"))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let devices: Vec<&str> = alerts.iter().map(|a| a.device.as_str()).collect();
+    assert_eq!(devices, ["kiosk-1"]);
+
+    // GB/T 5.4: the queue the board and the kiosk read is the public one (the ticket at
+    // the counter without its token, its staff member or its priority class), while
+    // the counter's carries them.
+    let full: QueueSnapshot = counter
+        .http
+        .get(hub.url("/queue"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full.at_counters.len(), 1);
+    let at_counter = &full.at_counters[0];
+    assert_eq!(at_counter.id, id);
+    assert_eq!(at_counter.status_token, token);
+    assert_eq!(at_counter.staff_id.as_deref(), Some("sup"));
+    assert_eq!(at_counter.class, domain::PriorityClass::Priority);
+    for screen in [&board, &kiosk] {
+        let body = screen
+            .http
+            .get(hub.url("/queue"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!body.contains(&token), "{body}");
+        assert!(!body.contains("\"sup\""), "{body}");
+        assert!(!body.contains("\"priority\""), "{body}");
+        let public: QueueSnapshot = serde_json::from_str(&body).unwrap();
+        assert_eq!(public.at_counters.len(), 1);
+        let t = &public.at_counters[0];
+        assert_eq!(
+            (t.id, t.number.as_str(), t.counter),
+            (id, at_counter.number.as_str(), Some(1))
+        );
+        assert!(t.status_token.is_empty() && t.staff_id.is_none());
+        assert_eq!(t.class, domain::PriorityClass::Normal);
+        assert_eq!(public.services, full.services);
+    }
+    // The kiosk may confirm any ticket's print, but learns no token or staff by it.
+    let again: TicketView = kiosk
+        .http
+        .post(hub.url(&format!("/tickets/{id}/printed")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(again.status_token.is_empty() && again.staff_id.is_none());
+    assert_eq!(again.class, domain::PriorityClass::Normal);
+
     let mut ws = event_stream(&hub, board.tls.clone()).await;
     let public = drain(&mut ws, Duration::from_millis(500)).await;
     assert!(public.iter().any(|m| m.contains("ticket_issued")));
@@ -694,6 +814,17 @@ async fn a_revoked_device_is_refused_at_once_on_its_open_connection() {
         ids,
         [("board-1", true), ("counter-1", false), ("kiosk-1", true)]
     );
+    // Both revocations, by the API and by the command line, are on the hub's own list.
+    let listed = std::fs::read_to_string(hub.dir.join("pki").join("revoked")).unwrap();
+    let revoked_fps: Vec<&str> = devices
+        .iter()
+        .filter(|d| d.revoked_at.is_some())
+        .map(|d| d.fingerprint.as_str())
+        .collect();
+    for fp in &revoked_fps {
+        assert!(listed.lines().any(|l| l == *fp), "{fp} in {listed}");
+    }
+    assert_eq!(listed.lines().count(), 2, "{listed}");
     // The counter is untouched.
     let r = counter.http.get(hub.url("/queue")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -779,4 +910,370 @@ async fn a_pairing_code_is_one_time_bound_to_its_device_and_expires() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(hub.audit("enrol_rate_limited").len(), 1);
     hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_audited_briefly_and_at_most_once_a_minute() {
+    // GB/T 5.6.2.3: a refused caller cannot write long or forged-looking text into the
+    // audit log, nor flood it.
+    let hub = Hub::start("").await;
+    let counter = hub
+        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
+        .await;
+    let p = hub
+        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
+        .await;
+    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
+    let forged = format!(
+        "{}%0A2026-03-02T09:00:00Z%20boss%20device_revoked%20ok",
+        "x".repeat(30_000)
+    );
+    for _ in 0..10 {
+        let r = kiosk
+            .http
+            .post(hub.url(&format!("/tickets/1/{forged}")))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let p = problem(r).await;
+        assert!(
+            p.detail
+                .ends_with("may not call POST /tickets/{id}/{action}"),
+            "{}",
+            p.detail
+        );
+    }
+    let refused = hub.audit("access_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (device, detail) = &refused[0];
+    assert_eq!(device.as_deref(), Some("kiosk-1"));
+    assert!(
+        detail.contains("POST /tickets/{id}/{action} from 127.0.0.1:"),
+        "{detail}"
+    );
+    assert!(detail.len() < 200, "{detail}");
+    assert!(
+        !detail.contains('\n') && !detail.contains("xxx"),
+        "{detail}"
+    );
+
+    // A counter reaches the handler, which names no more than a short, escaped part.
+    let r = counter
+        .http
+        .post(hub.url(&format!("/tickets/1/{forged}")))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r).await;
+    assert_eq!(p.code, "no_such_action");
+    assert!(
+        p.detail.len() < 100 && !p.detail.contains('\n'),
+        "{}",
+        p.detail
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_at_pairing_codes_get_no_further_than_the_limit() {
+    // GB/T 5.4, 5.6.2: each guess is counted the moment it is let through.
+    let hub = Hub::start("[security]\nfailed_logins_per_minute = 5\n").await;
+    let request = csr(&KeyPair::generate().unwrap());
+    let anon = hub.anonymous();
+    let guesses: Vec<_> = (0..50)
+        .map(|n| {
+            let (anon, url) = (anon.clone(), hub.url("/enrol"));
+            let body = EnrolRequest {
+                code: format!("0000-{n:04}"),
+                device_id: "kiosk-1".into(),
+                role: DeviceRole::Kiosk,
+                csr_pem: request.clone(),
+            };
+            tokio::spawn(async move {
+                let r = anon.post(url).json(&body).send().await.unwrap();
+                problem(r).await.code
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for g in guesses {
+        codes.push(g.await.unwrap());
+    }
+    let count = |c: &str| codes.iter().filter(|x| *x == c).count();
+    assert_eq!(count("pairing_refused"), 5, "{codes:?}");
+    assert_eq!(count("too_many_attempts"), 45, "{codes:?}");
+    assert_eq!(hub.audit("enrol_refused").len(), 5);
+    // Only the first refusal of the stretch is audited, with the validated device id.
+    let limited = hub.audit("enrol_rate_limited");
+    assert_eq!(limited.len(), 1, "{limited:?}");
+    assert!(limited[0].1.contains("kiosk device kiosk-1"), "{limited:?}");
+    // No certificate was made for a wrong code.
+    assert!(
+        hub::devices::list(&hub.dir, &hub.cfg)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn too_many_refused_enrolments_close_enrolment_for_the_minute() {
+    // GB/T 5.6.2: guessing from many addresses at once gets no further than from one
+    // (here one address with a generous limit of its own stands in for them).
+    let hub = Hub::start("[security]\nfailed_logins_per_minute = 1000\n").await;
+    let request = csr(&KeyPair::generate().unwrap());
+    let anon = hub.anonymous();
+    let cap = hub::api::REFUSED_ENROLMENTS_PER_MINUTE as usize;
+    for batch in 0..cap / 20 {
+        let guesses: Vec<_> = (0..20)
+            .map(|n| {
+                let (anon, url) = (anon.clone(), hub.url("/enrol"));
+                let body = EnrolRequest {
+                    code: format!("0000-{:04}", batch * 20 + n),
+                    device_id: "kiosk-1".into(),
+                    role: DeviceRole::Kiosk,
+                    csr_pem: request.clone(),
+                };
+                tokio::spawn(async move {
+                    let r = anon.post(url).json(&body).send().await.unwrap();
+                    problem(r).await.code
+                })
+            })
+            .collect();
+        for g in guesses {
+            assert_eq!(g.await.unwrap(), "pairing_refused");
+        }
+    }
+    // Now even the right code is refused, for the rest of the minute.
+    let r = hub
+        .try_enrol(
+            DeviceRole::Counter,
+            "counter-1",
+            &hub.counter_pairing.code,
+            &request,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = hub
+        .try_enrol(DeviceRole::Kiosk, "kiosk-1", "1111-1111", &request)
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let limited = hub.audit("enrol_rate_limited");
+    assert_eq!(limited.len(), 1, "{limited:?}");
+    assert!(
+        limited[0].1.contains("every enrolment is refused"),
+        "{limited:?}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_text_message_gateway_leases_messages_and_under_its_own_name() {
+    // GB/T 5.4: the gateway's routes need no staff login, so not even a counter has them.
+    let hub = Hub::start("").await;
+    let counter = hub
+        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
+        .await;
+    for path in ["/sms/lease", "/sms/1/result"] {
+        let r = counter
+            .http
+            .post(hub.url(path))
+            .json(&json!({ "device": "counter-1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.code, "role_not_allowed", "{path}");
+    }
+    let p = hub
+        .pairing_via_api(&counter, DeviceRole::SmsGateway, "sms-1")
+        .await;
+    let gateway = hub.enrol(DeviceRole::SmsGateway, "sms-1", &p.code).await;
+    // The name in the body is replaced by the certificate's (an empty one would be
+    // refused as a device name).
+    let r = gateway
+        .http
+        .post(hub.url("/sms/lease"))
+        .json(&json!({ "device": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_granted_to_a_device_exists() {
+    // GB/T 5.4: a route renamed in the router but not in the grants would silently be
+    // the counter's only. In mutual TLS mode every existing route answers a caller
+    // without a certificate with `device_not_enrolled`; a missing one with 404.
+    let dir = tempfile::tempdir().unwrap();
+    let open = hub::OpenHub::open(hub::HubOptions {
+        data_dir: dir.path().to_owned(),
+        config: mtls_config(""),
+        clock: Some(hub::store::Clock::new(true)),
+        open_day_on_start: true,
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = open.router();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let http = reqwest::Client::new();
+    let call = |method: &str, route: &str| {
+        let path = route
+            .replace("{id}", "1")
+            .replace("{code}", "AB12")
+            .replace("{n}", "1");
+        let url = format!("http://{addr}/api/v1{path}");
+        match method {
+            "GET" => http.get(url),
+            "POST" => http.post(url).json(&json!({})),
+            other => panic!("{other}"),
+        }
+    };
+    let open_routes: Vec<(&str, &str)> = hub::api::access::OPEN.to_vec();
+    let granted = hub::api::access::ALLOWED
+        .iter()
+        .map(|(m, r, _)| (*m, *r))
+        .chain(hub::api::access::GATEWAY_ONLY.iter().copied())
+        .chain(
+            hub::api::access::TICKET_ACTIONS
+                .iter()
+                .map(|_| ("POST", "/tickets/{id}/{action}")),
+        );
+    for (method, route) in granted {
+        let resp = call(method, route).send().await.unwrap();
+        if open_routes.contains(&(method, route)) {
+            let status = resp.status();
+            assert!(
+                status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {route}: {status}"
+            );
+        } else {
+            let p = problem(resp).await;
+            assert_eq!(
+                (p.status, p.code.as_str()),
+                (401, "device_not_enrolled"),
+                "{method} {route} must exist"
+            );
+        }
+    }
+    // The check tells a missing route apart.
+    let p = problem(call("GET", "/no-such-route").send().await.unwrap()).await;
+    assert_eq!(p.code, "no_such_endpoint");
+    server.abort();
+
+    // Each spelled-out ticket action is one the handler knows (plain HTTP, a supervisor
+    // logged in: an unknown action is `no_such_action`, a known one on no ticket is not).
+    let plain = hub::testkit::TestHub::start(config("")).await;
+    let (staff, _) = plain.login("sup", Some(1)).await;
+    for action in hub::api::access::TICKET_ACTIONS.iter().chain(&["dance"]) {
+        let r = staff.ticket_action(999_999, action).await;
+        let code = hub::testkit::refusal_code(r);
+        assert_eq!(
+            code == "no_such_action",
+            *action == "dance",
+            "{action}: {code}"
+        );
+    }
+    plain.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_backup_does_not_bring_a_revoked_device_back() {
+    // GB/T 5.4: revocations outlive the database they were recorded in.
+    let hub = Hub::start("").await;
+    let counter = hub
+        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
+        .await;
+    let p = hub
+        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
+        .await;
+    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
+    let r = kiosk.http.get(hub.url("/queue")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let backup = hub::backup::backup_into(
+        &hub.dir.join(hub::DB_FILE),
+        &hub.dir.join("backups"),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+
+    let admin = counter.login("boss", ADMIN_PASSWORD).await;
+    let r = counter
+        .http
+        .post(hub.url("/devices/kiosk-1/revoke"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = kiosk.http.get(hub.url("/queue")).send().await.unwrap();
+    assert_eq!(problem(r).await.code, "device_revoked");
+    let (_, pem) =
+        x509_parser::pem::parse_x509_pem(kiosk.enrolled.certificate_pem.as_bytes()).unwrap();
+    let kiosk_fp = sha256_fingerprint(&pem.contents);
+    let listed = std::fs::read_to_string(hub.dir.join("pki").join("revoked")).unwrap();
+    assert_eq!(listed.lines().collect::<Vec<_>>(), [kiosk_fp.as_str()]);
+
+    let dir = hub.dir.clone();
+    hub.stop().await;
+    hub::backup::restore(&backup.path, &dir).unwrap();
+    // The restored database by itself holds the kiosk's certificate as active...
+    let conn = rusqlite::Connection::open(dir.join(hub::DB_FILE)).unwrap();
+    let revoked: Option<String> = conn
+        .query_row(
+            "SELECT revoked_at FROM device_certificates WHERE fingerprint = ?1",
+            [&kiosk_fp],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(revoked.is_none());
+    drop(conn);
+
+    // ...but the reopened hub revokes it again, audited, and still serves the counter.
+    let hub = Hub::start_in(dir, "").await;
+    let kiosk_again = http_client(kiosk.tls.clone());
+    let r = kiosk_again.get(hub.url("/queue")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(problem(r).await.code, "device_revoked");
+    let reapplied = hub.audit("device_revocation_reapplied");
+    assert_eq!(reapplied.len(), 1, "{reapplied:?}");
+    assert!(reapplied[0].1.contains("kiosk-1"), "{reapplied:?}");
+    let r = http_client(counter.tls.clone())
+        .get(hub.url("/queue"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairing_from_the_command_line_never_makes_a_ca() {
+    // A mistyped data directory is an error, and stays empty.
+    let cfg = mtls_config("");
+    let nowhere = tempfile::tempdir().unwrap();
+    let typo = nowhere.path().join("hub-dta");
+    let e = hub::devices::pair(&typo, &cfg, DeviceRole::Board, "board-1")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no hub database"), "{e}");
+    assert!(!typo.exists());
+
+    // A database without its CA folder beside it is refused too, and gets no new CA.
+    let hub = Hub::start("").await;
+    let dir = hub.dir.clone();
+    hub.stop().await;
+    std::fs::rename(dir.join("pki"), dir.join("pki-elsewhere")).unwrap();
+    let e = hub::devices::pair(&dir, &cfg, DeviceRole::Board, "board-1")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no hub CA"), "{e}");
+    assert!(!dir.join("pki").exists());
 }

@@ -79,6 +79,39 @@ async fn guessing_across_accounts_from_one_address_is_rate_limited() {
     hub.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_get_no_further_than_the_rate_limit() {
+    // GB/T 5.6.2: each guess counts from the moment it is let through, so guesses sent
+    // all at once cannot all pass before the first one has failed.
+    let hub = TestHub::start(config("[security]\nfailed_logins_per_minute = 3\n")).await;
+    let guesses: Vec<_> = (0..20)
+        .map(|n| {
+            let client = hub.client.clone();
+            tokio::spawn(async move {
+                code(client.login(&attempt(&format!("guess-{n}"), "0000")).await)
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for g in guesses {
+        codes.push(g.await.unwrap());
+    }
+    let count = |c: &str| codes.iter().filter(|x| *x == c).count();
+    assert_eq!(count("bad_credentials"), 3, "{codes:?}");
+    assert_eq!(count("too_many_attempts"), 17, "{codes:?}");
+    // The first refusal is audited, not each of the seventeen.
+    let actions = audit_actions(&hub.dir.join(hub::DB_FILE));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "login_rate_limited")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    hub.stop().await;
+}
+
 #[tokio::test]
 async fn administrators_need_a_password_and_secrets_are_stored_peppered() {
     let password = "correct-horse-battery";

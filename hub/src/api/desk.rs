@@ -1,6 +1,8 @@
 //! Handlers for the kiosk and the counter desk: knowledge base, intake, device alerts,
 //! appointments, ratings, the waiting list, agreements, follow-ups, contact reveal and
 //! erasure.
+//!
+//! GB/T 5.4: a device acts under the id in its certificate, never one it names in a body.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,7 +10,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use protocol::*;
 
-use super::extract::{Body, MaybeStaff, Staff, parse_id};
+use super::extract::{Body, MaybeStaff, Peer, Staff, parse_id};
 use super::{ApiError, ApiResult, AppState};
 use crate::store::{self, StoreError, appointments, desk, sms};
 
@@ -32,8 +34,10 @@ pub(super) async fn knowledge(
 
 pub(super) async fn intake(
     State(st): State<AppState>,
-    Body(req): Body<KioskIntake>,
+    peer: Peer,
+    Body(mut req): Body<KioskIntake>,
 ) -> Result<(StatusCode, Json<IntakeReceipt>), ApiError> {
+    req.device = peer.device(req.device.take());
     let cfg = st.cfg.clone();
     let receipt = st
         .store
@@ -44,8 +48,12 @@ pub(super) async fn intake(
 
 pub(super) async fn report_alert(
     State(st): State<AppState>,
-    Body(req): Body<DeviceAlert>,
+    peer: Peer,
+    Body(mut req): Body<DeviceAlert>,
 ) -> ApiResult<serde_json::Value> {
+    if let Some(own) = peer.device(None) {
+        req.device = own;
+    }
     let changed = st
         .store
         .write(move |ctx| desk::report_alert(ctx, &req))
@@ -83,17 +91,28 @@ pub(super) async fn appointment(
     ))
 }
 
+/// GB/T 8.1: the customer checks in with their appointment code and gets their ticket
+/// (with its token, for their QR code). GB/T 5.4: a kiosk is not told which staff
+/// booked or changed the appointment.
 pub(super) async fn check_in(
     State(st): State<AppState>,
-    Body(req): Body<CheckIn>,
+    peer: Peer,
+    Body(mut req): Body<CheckIn>,
 ) -> ApiResult<CheckedIn> {
     check_code(&req.code)?;
+    req.device = peer.device(req.device.take());
     let cfg = st.cfg.clone();
-    Ok(Json(
-        st.store
-            .write(move |ctx| appointments::check_in(ctx, &cfg, &req))
-            .await?,
-    ))
+    let mut checked = st
+        .store
+        .write(move |ctx| appointments::check_in(ctx, &cfg, &req))
+        .await?;
+    if peer.public() {
+        for change in &mut checked.appointment.history {
+            change.staff_id = None;
+        }
+        checked.ticket.ticket.staff_id = None;
+    }
+    Ok(Json(checked))
 }
 
 pub(super) async fn rate(
@@ -273,8 +292,12 @@ pub(super) async fn cancel_appointment(
 
 pub(super) async fn lease_sms(
     State(st): State<AppState>,
-    Body(req): Body<LeaseSms>,
+    peer: Peer,
+    Body(mut req): Body<LeaseSms>,
 ) -> ApiResult<Option<SmsToSend>> {
+    if let Some(own) = peer.device(None) {
+        req.device = own;
+    }
     let cfg = st.cfg.clone();
     Ok(Json(
         st.store

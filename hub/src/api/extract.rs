@@ -1,5 +1,6 @@
 //! Request extractors that answer bad input with a problem body naming the field:
-//! JSON bodies, path ids and the staff session from the bearer token.
+//! JSON bodies, path ids, the staff session from the bearer token, and the enrolled
+//! device behind the request.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -8,6 +9,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 
+use super::access::DevicePeer;
 use super::{ApiError, AppState};
 use crate::store::{self, Session};
 
@@ -152,5 +154,33 @@ impl FromRequestParts<AppState> for MaybeStaff {
             None => Ok(MaybeStaff(None)),
             Some(token) => session_for(state, token).await.map(|s| MaybeStaff(Some(s))),
         }
+    }
+}
+
+/// The enrolled device behind the request (mutual TLS), if any; never refuses.
+#[derive(Debug, Clone)]
+pub(super) struct Peer(pub Option<DevicePeer>);
+
+impl Peer {
+    /// GB/T 5.4: the device a request acts for: the certificate's device id when there
+    /// is one (so a device cannot name another in its body), else what the body said.
+    pub(super) fn device(&self, claimed: Option<String>) -> Option<String> {
+        match &self.0 {
+            Some(p) => Some(p.device_id.clone()),
+            None => claimed,
+        }
+    }
+
+    /// Whether the answer must be the public view (a display board or kiosk).
+    pub(super) fn public(&self) -> bool {
+        self.0.as_ref().is_some_and(DevicePeer::sees_public_view)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<DevicePeer>().cloned()))
     }
 }

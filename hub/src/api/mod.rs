@@ -7,6 +7,7 @@ mod desk;
 mod devices;
 mod errors;
 mod extract;
+pub mod limits;
 mod status_page;
 mod ws;
 
@@ -21,8 +22,10 @@ use chrono::Utc;
 use protocol::*;
 use tokio::sync::watch;
 
+pub use devices::REFUSED_ENROLMENTS_PER_MINUTE;
 pub use errors::ApiError;
-use extract::{Body, MaybeStaff, Staff, parse_id, parse_optional_body};
+use extract::{Body, MaybeStaff, Peer, Staff, parse_id, parse_optional_body};
+pub use limits::{HubWideLimit, LoginLimiter, RefusalLog};
 
 use crate::config::Config;
 use crate::store::{self, Actor, Store, StoreError, TicketMove};
@@ -39,59 +42,12 @@ pub struct AppState {
     /// Failed logins per network address (PIN guessing across accounts); refused device
     /// enrolments count here too.
     pub login_limiter: LoginLimiter,
+    /// Refused device enrolments across the hub (guessing from many addresses at once).
+    pub enrol_limit: HubWideLimit,
+    /// How often the same refused request is audited (see `access`).
+    pub refusals: RefusalLog,
     /// The hub's certificate authority (device enrolment).
     pub ca: Arc<crate::pki::HubCa>,
-}
-
-/// Counts failed logins per network address in a sliding minute: beyond the limit every
-/// login from that address is refused (429) until the minute has passed, whatever the
-/// account; each account also locks by itself after its own failures.
-#[derive(Debug, Clone)]
-pub struct LoginLimiter {
-    per_minute: u32,
-    failures:
-        Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Vec<std::time::Instant>>>>,
-}
-
-impl LoginLimiter {
-    pub fn new(per_minute: u32) -> LoginLimiter {
-        LoginLimiter {
-            per_minute,
-            failures: Arc::default(),
-        }
-    }
-
-    fn recent(list: &mut Vec<std::time::Instant>) {
-        let now = std::time::Instant::now();
-        list.retain(|t| now.duration_since(*t) < std::time::Duration::from_secs(60));
-    }
-
-    /// Whether `ip` may try now.
-    fn allowed(&self, ip: std::net::IpAddr) -> bool {
-        let Ok(mut map) = self.failures.lock() else {
-            return true;
-        };
-        let Some(list) = map.get_mut(&ip) else {
-            return true;
-        };
-        Self::recent(list);
-        (list.len() as u32) < self.per_minute
-    }
-
-    fn failed(&self, ip: std::net::IpAddr) {
-        if let Ok(mut map) = self.failures.lock() {
-            // Forget addresses that went quiet, so the map cannot grow without bound.
-            if map.len() > 10_000 {
-                map.retain(|_, l| {
-                    Self::recent(l);
-                    !l.is_empty()
-                });
-            }
-            let list = map.entry(ip).or_default();
-            Self::recent(list);
-            list.push(std::time::Instant::now());
-        }
-    }
 }
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -256,19 +212,27 @@ async fn catalogue(State(st): State<AppState>) -> Json<Catalogue> {
     })
 }
 
-async fn queue(State(st): State<AppState>) -> ApiResult<QueueSnapshot> {
+/// The queue as it stands; GB/T 5.4: a display board or kiosk gets its public view.
+async fn queue(State(st): State<AppState>, peer: Peer) -> ApiResult<QueueSnapshot> {
     let cfg = st.cfg.clone();
-    Ok(Json(
-        st.store
-            .read(move |c| store::queue_snapshot(c, &cfg, Utc::now()))
-            .await?,
-    ))
+    let snapshot = st
+        .store
+        .read(move |c| store::queue_snapshot(c, &cfg, Utc::now()))
+        .await?;
+    Ok(Json(if peer.public() {
+        snapshot.public_view()
+    } else {
+        snapshot
+    }))
 }
 
 async fn issue_ticket(
     State(st): State<AppState>,
-    Body(req): Body<IssueTicket>,
+    peer: Peer,
+    Body(mut req): Body<IssueTicket>,
 ) -> Result<(StatusCode, Json<IssuedTicket>), ApiError> {
+    // GB/T 5.4: the kiosk's own id, never another's. Its own ticket's token is its QR.
+    req.device = peer.device(req.device.take());
     if let Some(d) = &req.device
         && d.len() > 64
     {
@@ -309,18 +273,23 @@ async fn call_next(
 
 async fn ticket_action(
     State(st): State<AppState>,
+    peer: Peer,
     MaybeStaff(session): MaybeStaff,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<TicketView> {
     let id = parse_id(&id)?;
+    if !access::TICKET_ACTIONS.contains(&action.as_str()) {
+        return Err(no_such_action(&action));
+    }
     if action == "printed" {
-        // The kiosk confirms a print; no staff needed.
-        return Ok(Json(
-            st.store
-                .write(move |ctx| store::mark_printed(ctx, id))
-                .await?,
-        ));
+        // The kiosk confirms a print; no staff needed. GB/T 5.4: a kiosk may name any
+        // ticket here, so it gets the public view (no other customer's token).
+        let t = st
+            .store
+            .write(move |ctx| store::mark_printed(ctx, id))
+            .await?;
+        return Ok(Json(if peer.public() { t.public_view() } else { t }));
     }
     let session = session.ok_or_else(ApiError::login_required)?;
     let mv = match action.as_str() {
@@ -351,14 +320,7 @@ async fn ticket_action(
                     .await?,
             ));
         }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_such_action",
-                &format!("`{other}` is not a ticket action"),
-                Some("action"),
-            ));
-        }
+        other => return Err(no_such_action(other)),
     };
     let cfg = st.cfg.clone();
     Ok(Json(
@@ -366,6 +328,21 @@ async fn ticket_action(
             .write(move |ctx| store::act_on_ticket(ctx, &cfg, &session, id, mv))
             .await?,
     ))
+}
+
+fn no_such_action(action: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_such_action",
+        &format!(
+            "`{}` is not a ticket action",
+            store::untrusted(action)
+                .chars()
+                .take(40)
+                .collect::<String>()
+        ),
+        Some("action"),
+    )
 }
 
 fn require_supervisor(s: &store::Session) -> Result<(), ApiError> {
@@ -411,7 +388,8 @@ async fn close_day(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<Bus
 async fn login(
     State(st): State<AppState>,
     peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    Body(req): Body<Login>,
+    device: Peer,
+    Body(mut req): Body<Login>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     if req.staff_id.is_empty() || req.staff_id.len() > 64 {
         return Err(StoreError::invalid("staff_id", "must be 1 to 64 characters").into());
@@ -419,30 +397,47 @@ async fn login(
     if req.secret.len() > 256 {
         return Err(StoreError::invalid("secret", "too long").into());
     }
+    // GB/T 5.4: the counter's own id, never another's.
+    req.device = device.device(req.device.take());
     let ip = peer.map(|axum::Extension(c)| c.0.ip());
-    if let Some(ip) = ip
-        && !st.login_limiter.allowed(ip)
-    {
-        let (staff_id, device) = (req.staff_id.clone(), req.device.clone());
-        st.store
-            .write(move |ctx| {
-                ctx.audit(
-                    &store::Actor {
+    // GB/T 5.6.2: counted before the secret is checked, so parallel guesses cannot all
+    // pass; a right secret takes the try back.
+    let attempt = match ip {
+        None => None,
+        Some(ip) => match st.login_limiter.try_begin(ip) {
+            Some(a) => Some(a),
+            None => {
+                if st.login_limiter.newly_limited(ip) {
+                    let actor = store::Actor {
                         staff_id: None,
-                        device,
-                    },
-                    "login_rate_limited",
-                    &format!("{ip} tried {staff_id} after too many failed logins"),
-                )
-            })
-            .await?;
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed logins from this device: wait a minute",
-            None,
-        ));
-    }
+                        device: req.device.as_deref().map(store::untrusted),
+                    };
+                    let detail = format!(
+                        "{ip} tried {} after too many failed logins; its tries are refused \
+                         without audit until a minute has passed",
+                        store::untrusted(&req.staff_id)
+                    );
+                    st.store
+                        .write(move |ctx| ctx.audit(&actor, "login_rate_limited", &detail))
+                        .await?;
+                } else {
+                    tracing::debug!("login from {ip} refused: too many failed logins");
+                }
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "too many failed logins from this device: wait a minute",
+                    None,
+                ));
+            }
+        },
+    };
+    // Refused before any secret was checked, or right: the try is given back.
+    let not_a_guess = |a: Option<limits::Attempt>| {
+        if let Some(a) = a {
+            a.succeeded();
+        }
+    };
     let staff_id = req.staff_id.clone();
     let check = st
         .store
@@ -451,6 +446,7 @@ async fn login(
     if let Some(until) = check.as_ref().and_then(|c| c.locked_until)
         && until > Utc::now()
     {
+        not_a_guess(attempt);
         return Err(StoreError::LockedOut(until).into());
     }
     // Administrators sign in with a password, never a short numeric PIN.
@@ -459,6 +455,7 @@ async fn login(
         .is_some_and(|c| c.record.role == domain::Role::Admin)
         && !crate::auth::is_password(&req.secret)
     {
+        not_a_guess(attempt);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "password_required",
@@ -477,6 +474,7 @@ async fn login(
     let cfg = st.cfg.clone();
     match (ok, check) {
         (true, Some(check)) => {
+            not_a_guess(attempt);
             let token = crate::auth::new_token();
             let view = st
                 .store
@@ -487,9 +485,8 @@ async fn login(
             Ok((StatusCode::CREATED, Json(view)))
         }
         _ => {
-            if let Some(ip) = ip {
-                st.login_limiter.failed(ip);
-            }
+            // A failed guess: `attempt` stays counted.
+            drop(attempt);
             let staff_id = req.staff_id;
             let device = req.device;
             let locked = st
@@ -514,13 +511,14 @@ async fn logout(State(st): State<AppState>, Staff(s): Staff) -> ApiResult<serde_
 
 async fn create_request(
     State(st): State<AppState>,
+    peer: Peer,
     MaybeStaff(s): MaybeStaff,
     Body(req): Body<CreateRequest>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let actor = s.map_or_else(
         || Actor {
             staff_id: None,
-            device: Some("kiosk".into()),
+            device: peer.device(Some("kiosk".into())),
         },
         |s| s.actor(),
     );

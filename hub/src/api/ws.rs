@@ -33,11 +33,8 @@ struct Viewer {
 
 impl Viewer {
     fn of(peer: Option<DevicePeer>) -> Viewer {
-        use protocol::DeviceRole;
         Viewer {
-            public: peer
-                .as_ref()
-                .is_some_and(|p| matches!(p.role, DeviceRole::Board | DeviceRole::Kiosk)),
+            public: peer.as_ref().is_some_and(DevicePeer::sees_public_view),
             device: peer,
         }
     }
@@ -159,12 +156,10 @@ async fn still_enrolled(st: &AppState, viewer: &Viewer) -> Result<bool, StreamEn
     let Some(d) = &viewer.device else {
         return Ok(true);
     };
-    let fp = d.fingerprint.clone();
-    let cert = st
-        .store
-        .read(move |c| store::devices::device_for_fingerprint(c, &fp))
-        .await?;
-    Ok(cert.is_some_and(|c| c.active_at(chrono::Utc::now())))
+    Ok(matches!(
+        super::access::certificate_status(st, &d.fingerprint).await?,
+        store::devices::CertStatus::Active(_)
+    ))
 }
 
 async fn stream(

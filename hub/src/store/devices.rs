@@ -62,7 +62,23 @@ pub enum Redeemed {
     Refused(String),
 }
 
-fn invalid_device_id(id: &str) -> Result<(), StoreError> {
+/// Called inside the transaction with the fingerprints about to be revoked, before the
+/// change: keeps them outside the database too (`pki::RevocationList`), so that restoring
+/// an older backup cannot bring them back. An error aborts the revocation.
+pub type KeepRevoked<'a> = &'a dyn Fn(&[String]) -> Result<(), StoreError>;
+
+/// GB/T 5.4: what the per-request check finds for a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertStatus {
+    /// The hub never issued it (or its database does not know it).
+    NotEnrolled,
+    /// Revoked or expired.
+    Inactive(DeviceCert),
+    Active(DeviceCert),
+}
+
+/// The one check of a device id, with the one message (the API and the store share it).
+pub fn check_device_id(id: &str) -> Result<(), StoreError> {
     if valid_device_id(id) {
         Ok(())
     } else {
@@ -94,7 +110,7 @@ pub fn create_pairing(
     device_id: &str,
     minutes: u32,
 ) -> Result<(String, DateTime<Utc>), StoreError> {
-    invalid_device_id(device_id)?;
+    check_device_id(device_id)?;
     let expires_at = ctx.now + Duration::minutes(i64::from(minutes));
     for _ in 0..16 {
         let digits = crate::auth::random_text(b"0123456789", CODE_DIGITS);
@@ -133,11 +149,89 @@ pub fn create_pairing(
     ))
 }
 
+/// GB/T 5.4: whether `code` may enrol `device_id` in `role` at `now`: `None` if so, else
+/// the reason (for the audit log only). A read: the enrolment checks it before the CA
+/// signs anything, and [`redeem_pairing`] checks it again in its transaction.
+pub fn check_pairing(
+    conn: &Connection,
+    code: &str,
+    device_id: &str,
+    role: DeviceRole,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    Ok(find_pairing(conn, code, device_id, role, now)?.err())
+}
+
+/// The unspent, unexpired code's hash, or why it cannot enrol `device_id` in `role`.
+fn find_pairing(
+    conn: &Connection,
+    code: &str,
+    device_id: &str,
+    role: DeviceRole,
+    now: DateTime<Utc>,
+) -> Result<Result<String, String>, StoreError> {
+    let Some(hash) = code_hash(code) else {
+        return Ok(Err("no such pairing code".into()));
+    };
+    let found = conn
+        .prepare_cached(
+            "SELECT device_id, role, expires_at, used_at FROM pairing_codes WHERE code_hash = ?1",
+        )?
+        .query_row([&hash], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, DateTime<Utc>>(2)?,
+                r.get::<_, Option<DateTime<Utc>>>(3)?,
+            ))
+        })
+        .optional()?;
+    Ok(match found {
+        None => Err("no such pairing code".to_owned()),
+        Some((_, _, _, Some(used))) => Err(format!("the code was already used at {used}")),
+        Some((_, _, expires, None)) if expires <= now => {
+            Err(format!("the code expired at {expires}"))
+        }
+        Some((for_id, for_role, _, None)) if for_id != device_id || for_role != role.as_str() => {
+            Err(format!("the code is for {for_role} device {for_id}"))
+        }
+        Some(_) => Ok(hash),
+    })
+}
+
+/// GB/T 5.6.2.3: audits a refused enrolment of `device_id` (validated) from `peer`.
+pub fn refuse_enrolment(
+    ctx: &mut WriteCtx<'_>,
+    device_id: &str,
+    role: DeviceRole,
+    peer: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    ctx.audit(
+        &Actor {
+            staff_id: None,
+            device: Some("unknown device".into()),
+        },
+        "enrol_refused",
+        &format!("{peer} asked to enrol {role} device {device_id}: {reason}"),
+    )
+}
+
+/// The fingerprints of `device_id`'s certificates not revoked yet.
+fn unrevoked_of(conn: &Connection, device_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT fingerprint FROM device_certificates WHERE device_id = ?1 AND revoked_at IS NULL",
+        )?
+        .query_map([device_id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?)
+}
+
 /// GB/T 5.4: redeems `code` for `device_id` in `role` and records the certificate `cert`
 /// the CA signed for it. The code must exist, be unused and unexpired, and name this
 /// device id and role; it is spent in the same transaction that records the certificate
-/// and revokes the device id's earlier certificates. A refusal is audited (with `peer`)
-/// and changes nothing else.
+/// and revokes the device id's earlier certificates (each handed to `keep` first). A
+/// refusal is audited (with `peer`) and changes nothing else.
 pub fn redeem_pairing(
     ctx: &mut WriteCtx<'_>,
     code: &str,
@@ -145,50 +239,13 @@ pub fn redeem_pairing(
     role: DeviceRole,
     cert: &NewCert,
     peer: &str,
+    keep: KeepRevoked<'_>,
 ) -> Result<Redeemed, StoreError> {
-    let found = match code_hash(code) {
-        None => None,
-        Some(hash) => ctx
-            .conn
-            .prepare_cached(
-                "SELECT code_hash, device_id, role, expires_at, used_at FROM pairing_codes WHERE code_hash = ?1",
-            )?
-            .query_row([&hash], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, DateTime<Utc>>(3)?,
-                    r.get::<_, Option<DateTime<Utc>>>(4)?,
-                ))
-            })
-            .optional()?,
-    };
-    let refusal = match &found {
-        None => Some("no such pairing code".to_owned()),
-        Some((_, _, _, _, Some(used))) => Some(format!("the code was already used at {used}")),
-        Some((_, _, _, expires, None)) if *expires <= ctx.now => {
-            Some(format!("the code expired at {expires}"))
-        }
-        Some((_, for_id, for_role, _, None))
-            if for_id != device_id || for_role != role.as_str() =>
-        {
-            Some(format!("the code is for {for_role} device {for_id}"))
-        }
-        Some(_) => None,
-    };
-    let hash = match (refusal, found) {
-        (None, Some((hash, ..))) => hash,
-        (reason, _) => {
-            let reason = reason.unwrap_or_else(|| "no such pairing code".into());
-            ctx.audit(
-                &Actor {
-                    staff_id: None,
-                    device: Some("unknown device".into()),
-                },
-                "enrol_refused",
-                &format!("{peer} asked to enrol {role} device {device_id}: {reason}"),
-            )?;
+    check_device_id(device_id)?;
+    let hash = match find_pairing(ctx.conn, code, device_id, role, ctx.now)? {
+        Ok(hash) => hash,
+        Err(reason) => {
+            refuse_enrolment(ctx, device_id, role, peer, &reason)?;
             return Ok(Redeemed::Refused(reason));
         }
     };
@@ -196,6 +253,10 @@ pub fn redeem_pairing(
         "UPDATE pairing_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL",
         params![hash, ctx.now],
     )?;
+    let earlier = unrevoked_of(ctx.conn, device_id)?;
+    if !earlier.is_empty() {
+        keep(&earlier)?;
+    }
     let earlier = ctx.conn.execute(
         "UPDATE device_certificates SET revoked_at = ?2, revoked_by = 're-enrolment'
          WHERE device_id = ?1 AND revoked_at IS NULL",
@@ -275,6 +336,20 @@ pub fn device_for_fingerprint(
     .transpose()
 }
 
+/// GB/T 5.4: [`device_for_fingerprint`] and whether it is active at `now`: the one check
+/// of every request and of every open event stream.
+pub fn certificate_status(
+    conn: &Connection,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> Result<CertStatus, StoreError> {
+    Ok(match device_for_fingerprint(conn, fingerprint)? {
+        None => CertStatus::NotEnrolled,
+        Some(c) if c.active_at(now) => CertStatus::Active(c),
+        Some(c) => CertStatus::Inactive(c),
+    })
+}
+
 /// Every certificate of `device_id`, newest first.
 fn certs_of(conn: &Connection, device_id: &str) -> Result<Vec<DeviceCert>, StoreError> {
     let rows = conn
@@ -312,14 +387,20 @@ pub fn list_devices(conn: &Connection) -> Result<Vec<DeviceView>, StoreError> {
     Ok(newest.values().map(DeviceCert::view).collect())
 }
 
-/// GB/T 5.4: revokes every certificate of `device_id`; its next request is refused.
-/// Returns the device as it now stands (`unknown_device` if it was never enrolled).
+/// GB/T 5.4: revokes every certificate of `device_id` (each handed to `keep` first); its
+/// next request is refused. Returns the device as it now stands (`unknown_device` if it
+/// was never enrolled).
 pub fn revoke_device(
     ctx: &mut WriteCtx<'_>,
     actor: &Actor,
     device_id: &str,
+    keep: KeepRevoked<'_>,
 ) -> Result<DeviceView, StoreError> {
-    invalid_device_id(device_id)?;
+    check_device_id(device_id)?;
+    let unrevoked = unrevoked_of(ctx.conn, device_id)?;
+    if !unrevoked.is_empty() {
+        keep(&unrevoked)?;
+    }
     let by = actor
         .staff_id
         .clone()
@@ -345,6 +426,39 @@ pub fn revoke_device(
         ),
     )?;
     Ok(newest.view())
+}
+
+/// GB/T 5.4: revokes each certificate in `fingerprints` (the hub's own revocation list)
+/// that the database still holds active, e.g. after a backup from before its revocation
+/// was restored; each is audited. Returns how many were revoked.
+pub fn reapply_revocations(
+    ctx: &mut WriteCtx<'_>,
+    fingerprints: &[String],
+) -> Result<usize, StoreError> {
+    let mut revoked = 0;
+    for fp in fingerprints {
+        let Some(cert) = device_for_fingerprint(ctx.conn, fp)? else {
+            continue;
+        };
+        if cert.revoked_at.is_some() {
+            continue;
+        }
+        ctx.conn.execute(
+            "UPDATE device_certificates SET revoked_at = ?2, revoked_by = 'revocation list'
+             WHERE fingerprint = ?1 AND revoked_at IS NULL",
+            params![fp, ctx.now],
+        )?;
+        ctx.audit(
+            &super::Actor::system(),
+            "device_revocation_reapplied",
+            &format!(
+                "{} device {}: certificate {fp} is on the hub's revocation list but was active in the database (restored from an older backup?): revoked again",
+                cert.role, cert.device_id
+            ),
+        )?;
+        revoked += 1;
+    }
+    Ok(revoked)
 }
 
 #[cfg(test)]
@@ -387,6 +501,10 @@ mod tests {
         }
     }
 
+    fn keep_none(_: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     fn audit_actions(c: &Connection) -> Vec<String> {
         c.prepare("SELECT action FROM audit ORDER BY id")
             .unwrap()
@@ -409,11 +527,16 @@ mod tests {
         let stored: String = c
             .query_row("SELECT code_hash FROM pairing_codes", [], |r| r.get(0))
             .unwrap();
-        assert!(!stored.contains(&code[..4]), "only a hash is kept");
+        let digits = code.replace('-', "");
+        assert_eq!(
+            stored,
+            hex::encode(Sha256::digest(digits.as_bytes())),
+            "only a hash is kept"
+        );
 
         let redeem = |now, code: &str, id: &str, role, n| {
             at(&c, now, |ctx| {
-                redeem_pairing(ctx, code, id, role, &cert(n), "10.0.0.9")
+                redeem_pairing(ctx, code, id, role, &cert(n), "10.0.0.9", &keep_none)
             })
         };
         // Bound to its device id and role.
@@ -469,13 +592,26 @@ mod tests {
     #[test]
     fn re_enrolling_revokes_the_old_certificate_and_revoke_takes_them_all() {
         let c = db();
+        // What would go to the hub's revocation list, in order.
+        let kept = std::cell::RefCell::new(Vec::<String>::new());
         let now = Utc::now();
         for n in 1..=2 {
             let (code, _) = at(&c, now + Duration::seconds(n.into()), |ctx| {
                 create_pairing(ctx, &admin(), DeviceRole::Board, "board-1", 10)
             });
             let r = at(&c, now + Duration::seconds(n.into()), |ctx| {
-                redeem_pairing(ctx, &code, "board-1", DeviceRole::Board, &cert(n), "peer")
+                redeem_pairing(
+                    ctx,
+                    &code,
+                    "board-1",
+                    DeviceRole::Board,
+                    &cert(n),
+                    "peer",
+                    &|fps| {
+                        kept.borrow_mut().extend_from_slice(fps);
+                        Ok(())
+                    },
+                )
             });
             assert_eq!(r, Redeemed::Enrolled);
         }
@@ -495,8 +631,19 @@ mod tests {
         assert_eq!(list[0].fingerprint, "FP2");
         assert!(list[0].revoked_at.is_none());
 
-        let view = at(&c, now, |ctx| revoke_device(ctx, &admin(), "board-1"));
+        assert_eq!(
+            *kept.borrow(),
+            ["FP1"],
+            "re-enrolment keeps the old one revoked"
+        );
+        let view = at(&c, now, |ctx| {
+            revoke_device(ctx, &admin(), "board-1", &|fps| {
+                kept.borrow_mut().extend_from_slice(fps);
+                Ok(())
+            })
+        });
         assert!(view.revoked_at.is_some());
+        assert_eq!(*kept.borrow(), ["FP1", "FP2"]);
         assert!(
             !device_for_fingerprint(&c, "FP2")
                 .unwrap()
@@ -518,12 +665,88 @@ mod tests {
             events: Vec::new(),
         };
         assert!(matches!(
-            revoke_device(&mut ctx, &admin(), "nobody"),
+            revoke_device(&mut ctx, &admin(), "nobody", &keep_none),
             Err(StoreError::Unknown("unknown_device", _))
         ));
         assert!(matches!(
             create_pairing(&mut ctx, &admin(), DeviceRole::Kiosk, "bad id", 10),
             Err(StoreError::Invalid { field, .. }) if field == "device_id"
         ));
+    }
+
+    #[test]
+    fn a_revocation_that_cannot_be_kept_is_not_made() {
+        // GB/T 5.4: the revocation list outside the database is written first.
+        let c = db();
+        let now = Utc::now();
+        let (code, _) = at(&c, now, |ctx| {
+            create_pairing(ctx, &admin(), DeviceRole::Kiosk, "kiosk-1", 10)
+        });
+        at(&c, now, |ctx| {
+            redeem_pairing(
+                ctx,
+                &code,
+                "kiosk-1",
+                DeviceRole::Kiosk,
+                &cert(1),
+                "p",
+                &keep_none,
+            )
+        });
+        let mut ctx = WriteCtx {
+            conn: &c,
+            now,
+            stamp: Clock::new(true).stamp(),
+            events: Vec::new(),
+        };
+        let refused = revoke_device(&mut ctx, &admin(), "kiosk-1", &|_| {
+            Err(StoreError::Internal("disk full".into()))
+        });
+        assert!(matches!(refused, Err(StoreError::Internal(_))));
+        assert!(
+            device_for_fingerprint(&c, "FP1")
+                .unwrap()
+                .unwrap()
+                .active_at(now)
+        );
+    }
+
+    #[test]
+    fn the_revocation_list_revokes_again_what_a_restore_brought_back() {
+        // GB/T 5.4
+        let c = db();
+        let now = Utc::now();
+        for (n, id) in [(1, "kiosk-1"), (2, "kiosk-2")] {
+            let (code, _) = at(&c, now, |ctx| {
+                create_pairing(ctx, &admin(), DeviceRole::Kiosk, id, 10)
+            });
+            at(&c, now, |ctx| {
+                redeem_pairing(ctx, &code, id, DeviceRole::Kiosk, &cert(n), "p", &keep_none)
+            });
+        }
+        let listed = ["FP1".to_owned(), "FP9".to_owned()];
+        assert_eq!(at(&c, now, |ctx| reapply_revocations(ctx, &listed)), 1);
+        assert!(matches!(
+            certificate_status(&c, "FP1", now).unwrap(),
+            CertStatus::Inactive(d) if d.device_id == "kiosk-1"
+        ));
+        assert!(matches!(
+            certificate_status(&c, "FP2", now).unwrap(),
+            CertStatus::Active(_)
+        ));
+        assert_eq!(
+            certificate_status(&c, "FP9", now).unwrap(),
+            CertStatus::NotEnrolled
+        );
+        // Applying it again changes nothing and audits nothing.
+        assert_eq!(at(&c, now, |ctx| reapply_revocations(ctx, &listed)), 0);
+        let actions = audit_actions(&c);
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| *a == "device_revocation_reapplied")
+                .count(),
+            1
+        );
     }
 }
