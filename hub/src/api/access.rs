@@ -67,12 +67,11 @@ pub const ALLOWED: &[(&str, &str, &[DeviceRole])] = &[
     // The kiosk's printer confirms a ticket; every other ticket action is staff's.
     ("POST", "/tickets/{id}/printed", &[KIOSK]),
     ("POST", "/tickets/{id}/rating", &[KIOSK]),
-    ("POST", "/requests", &[KIOSK]),
+    // A kiosk records a request with its ticket through the intake, nothing else.
     ("POST", "/intake", &[KIOSK]),
     ("GET", "/knowledge", &[KIOSK]),
     // A kiosk reports its own faults (printer out of paper); it never reads the list.
     ("POST", "/alerts", &[KIOSK]),
-    ("GET", "/appointments/slots", &[KIOSK]),
     ("POST", "/appointments/check-in", &[KIOSK]),
     ("POST", "/sms/lease", &[SMS]),
     ("POST", "/sms/{id}/result", &[SMS]),
