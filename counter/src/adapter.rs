@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{FixedOffset, Utc};
 use domain::{Channel, Fen, RequestStage, ServiceType, TicketState};
 use hardware::printer::render::Rendered;
+use protocol::devices::DeviceRole;
 use protocol::sync::SyncStatus;
 use protocol::{
     AlertKind, AppointmentState, AppointmentView, Catalogue, Contact, ContactConsent,
@@ -29,12 +30,13 @@ use ui::Lang;
 use crate::command::{self, CardPanel, Clear, Command, Level, Reply};
 use crate::desk::{Desk, DeskView, OtherPayment, RefundDraft, RequestDraft, Transfer};
 use crate::documents;
+use crate::enrolment::{self, Access};
 use crate::queue::QueueView;
 use crate::slint_ui::Desk as DeskPage;
 use crate::slint_ui::{
-    AgreementPage, CategoryRow, CounterWindow, DraftRow, FaqRow, FeeRow, FeesPage, FollowRow,
-    FollowUpPage, HoldRow, KV, LoginPage, PaymentRow, QueuePanel, ReasonRow, RefundRow,
-    RefundsPage, RequestForm, ServePage, ServiceRow, StageRow, VersionRow, WaitingRow,
+    AgreementPage, CategoryRow, CounterWindow, DeviceRow, DevicesPage, DraftRow, FaqRow, FeeRow,
+    FeesPage, FollowRow, FollowUpPage, HoldRow, KV, LoginPage, PaymentRow, QueuePanel, ReasonRow,
+    RefundRow, RefundsPage, RequestForm, ServePage, ServiceRow, StageRow, VersionRow, WaitingRow,
 };
 use crate::text::{self, centre_zone, clock_text, local_text, wait_text};
 
@@ -53,10 +55,14 @@ fn t(lang: Lang, zh: &str, en: &str) -> SharedString {
 /// A QR code as a picture: black modules on white, with the quiet zone (the appointment
 /// code, for the customer to photograph and scan at the kiosk).
 pub fn qr_image(data: &str) -> Option<Image> {
-    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    qr_picture(data, qrcode::EcLevel::M, 4, 4)
+}
+
+/// A QR code of `data` at error correction `ec`, `scale` pixels a module, with a white
+/// border of `quiet` modules (shown at its own size: whole pixels a module stay sharp).
+pub fn qr_picture(data: &str, ec: qrcode::EcLevel, scale: usize, quiet: usize) -> Option<Image> {
+    let code = qrcode::QrCode::with_error_correction_level(data.as_bytes(), ec).ok()?;
     let modules = code.width();
-    let quiet = 4;
-    let scale = 4;
     let side = (modules + 2 * quiet) * scale;
     let colors = code.to_colors();
     let mut buf = SharedPixelBuffer::<Rgb8Pixel>::new(side as u32, side as u32);
@@ -86,6 +92,8 @@ pub struct UiState {
     preview_of: Cell<usize>,
     /// The appointment code whose QR is shown, and its picture.
     appointment_qr: RefCell<Option<(String, Image)>>,
+    /// The enrolment command whose QR is shown, and its picture.
+    command_qr: RefCell<Option<(String, Image)>>,
     last_activity: Cell<Instant>,
     lock_after: Option<Duration>,
 }
@@ -101,6 +109,7 @@ impl UiState {
             form_request: Cell::new(None),
             preview_of: Cell::new(0),
             appointment_qr: RefCell::new(None),
+            command_qr: RefCell::new(None),
             last_activity: Cell::new(Instant::now()),
             lock_after: (lock_after_minutes > 0)
                 .then(|| Duration::from_secs(u64::from(lock_after_minutes) * 60)),
@@ -272,6 +281,15 @@ pub fn fill_names(w: &CounterWindow, view: &DeskView, lang: Lang) {
     ));
     w.global::<LoginPage>()
         .set_other_language(s(lang.other().pick("中文", "English")));
+    w.global::<DevicesPage>().set_roles(model(
+        DeviceRole::ALL
+            .iter()
+            .map(|r| {
+                let (zh, en) = enrolment::role_names(*r);
+                s(format!("{} ({})", lang.pick(zh, en), r.as_str()))
+            })
+            .collect(),
+    ));
     fill_form_service(w, view, lang);
 }
 
@@ -415,6 +433,7 @@ pub fn fill(w: &CounterWindow, view: &DeskView, state: &UiState) {
     fill_fees(w, view, state, zone);
     fill_agreement(w, view, state, zone);
     fill_aftercare(w, view, state, zone);
+    fill_devices(w, view, state, zone);
 
     let form = w.global::<RequestForm>();
     form.set_slots(model(
@@ -1008,6 +1027,105 @@ fn fill_aftercare(w: &CounterWindow, view: &DeskView, state: &UiState, zone: Fix
     fill_reasons(w, state);
 }
 
+/// The Devices page (GB/T 5.4): the list, the pairing code just made, a revocation to
+/// confirm.
+fn fill_devices(w: &CounterWindow, view: &DeskView, state: &UiState, zone: FixedOffset) {
+    let lang = state.lang();
+    let page = w.global::<DevicesPage>();
+    page.set_access(match view.device_access {
+        Access::None => 0,
+        Access::List => 1,
+        Access::Manage => 2,
+    });
+    let role_name = |r: DeviceRole| {
+        let (zh, en) = enrolment::role_names(r);
+        lang.pick(zh, en)
+    };
+    page.set_devices(model(
+        view.enrolled
+            .iter()
+            .map(|d| DeviceRow {
+                id: s(&d.device_id),
+                role: s(role_name(d.role)),
+                enrolled: s(local_text(d.enrolled_at, zone)),
+                valid_until: s(text::local(d.not_after, zone)
+                    .format("%Y-%m-%d")
+                    .to_string()),
+                revoked: d.revoked_at.is_some(),
+                revoked_at: s(d
+                    .revoked_at
+                    .map_or_else(String::new, |t| local_text(t, zone))),
+            })
+            .collect(),
+    ));
+    let (error, other) = view
+        .bad_device_id
+        .as_deref()
+        .map(enrolment::bad_id_text)
+        .map_or_else(Default::default, |(zh, en)| {
+            (
+                lang.pick(&zh, &en).to_owned(),
+                lang.other().pick(&zh, &en).to_owned(),
+            )
+        });
+    page.set_id_error(s(error));
+    page.set_id_error_other(s(other));
+    match &view.pairing {
+        Some(shown) => {
+            let p = &shown.pairing;
+            page.set_has_pairing(true);
+            page.set_code(s(&p.code));
+            page.set_paired_device(s(match lang {
+                Lang::ZhCn => format!("{}（{}）", p.device_id, role_name(p.role)),
+                Lang::En => format!("{} ({})", p.device_id, role_name(p.role)),
+            }));
+            page.set_valid_until(s(local_text(p.expires_at, zone)));
+            let (a, b) = enrolment::fingerprint_rows(&p.ca_fingerprint);
+            page.set_fingerprint_a(model(a.iter().map(s).collect()));
+            page.set_fingerprint_b(model(b.iter().map(s).collect()));
+            page.set_command(s(&shown.command));
+            let mut cache = state.command_qr.borrow_mut();
+            if cache.as_ref().map(|(c, _)| c.as_str()) != Some(shown.command.as_str()) {
+                // Read off a lit screen: the lowest correction keeps the modules large.
+                *cache = qr_picture(&shown.command, qrcode::EcLevel::L, 3, 1)
+                    .map(|img| (shown.command.clone(), img));
+            }
+            page.set_command_qr(cache.as_ref().map(|(_, i)| i.clone()).unwrap_or_default());
+        }
+        None => {
+            page.set_has_pairing(false);
+            page.set_code(s(""));
+            page.set_paired_device(s(""));
+            page.set_valid_until(s(""));
+            page.set_fingerprint_a(model(Vec::new()));
+            page.set_fingerprint_b(model(Vec::new()));
+            page.set_command(s(""));
+            page.set_command_qr(Image::default());
+            *state.command_qr.borrow_mut() = None;
+        }
+    }
+    match &view.revoking {
+        Some(id) => {
+            let role = view
+                .enrolled
+                .iter()
+                .find(|d| &d.device_id == id)
+                .map(|d| d.role);
+            let (zh, en) = enrolment::revoke_question(id, role);
+            page.set_revoking(s(id));
+            page.set_confirm_text(s(lang.pick(&zh, &en)));
+            page.set_confirm_other(s(lang.other().pick(&zh, &en)));
+            page.set_confirming(true);
+        }
+        None => {
+            page.set_confirming(false);
+            page.set_revoking(s(""));
+            page.set_confirm_text(s(""));
+            page.set_confirm_other(s(""));
+        }
+    }
+}
+
 /// Copies the queue panel into its global.
 pub fn fill_queue(w: &CounterWindow, q: &QueueView, state: &UiState) {
     let lang = state.lang();
@@ -1157,6 +1275,7 @@ pub fn apply(w: &CounterWindow, reply: &Reply, state: &UiState) {
             Clear::AppointmentReason => {
                 w.global::<RequestForm>().set_change_reason(s(""));
             }
+            Clear::DeviceId => w.global::<DevicesPage>().set_device_id(s("")),
             Clear::FollowUpForm => {
                 let f = w.global::<FollowUpPage>();
                 f.set_selected(-1);
@@ -1330,6 +1449,7 @@ pub fn install(w: &CounterWindow, bridge: Rc<dyn Bridge>, state: Rc<UiState>) {
             match tab {
                 3 => b.send(Command::LoadRefunds),
                 4 => b.send(Command::LoadFollowUps),
+                6 => b.send(Command::LoadDevices),
                 _ => {}
             }
         });
@@ -1724,6 +1844,32 @@ pub fn install(w: &CounterWindow, bridge: Rc<dyn Bridge>, state: Rc<UiState>) {
                 method,
                 reason: r.get_reason().to_string(),
             }));
+        });
+    }
+
+    // Devices (GB/T 5.4).
+    let devices = w.global::<DevicesPage>();
+    on!(devices, on_refresh, Command::LoadDevices);
+    on!(devices, on_close_pairing, Command::ClosePairing);
+    on!(devices, on_confirm_revoke, Command::ConfirmRevoke);
+    on!(devices, on_cancel_revoke, Command::CancelRevoke);
+    {
+        let b = bridge.clone();
+        devices.on_revoke(move |id| b.send(Command::AskRevoke(id.to_string())));
+    }
+    {
+        let (b, weak) = (bridge.clone(), weak.clone());
+        devices.on_pair(move || {
+            let Some(w) = weak.upgrade() else { return };
+            let page = w.global::<DevicesPage>();
+            let role = DeviceRole::ALL
+                .get(page.get_role().max(0) as usize)
+                .copied()
+                .unwrap_or(DeviceRole::Kiosk);
+            b.send(Command::PairDevice {
+                role,
+                device_id: page.get_device_id().to_string(),
+            });
         });
     }
 

@@ -5,13 +5,14 @@
 //! It never touches Slint; the adapter turns a [`Reply`] into property changes.
 
 use domain::Fen;
+use protocol::devices::DeviceRole;
 use protocol::{CreateAppointment, DraftAgreement, RecordFollowUp};
 use ui::Lang;
 
 use crate::desk::{
     CardOutcome, Desk, DeskError, OtherPayment, Paid, Printed, RefundDraft, RequestDraft, Transfer,
 };
-use crate::text;
+use crate::{enrolment, text};
 
 /// One action asked for on the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,16 @@ pub enum Command {
         call: RecordFollowUp,
     },
     Reprint,
+    /// The Devices page (GB/T 5.4): the list, a pairing code, a revocation confirmed.
+    LoadDevices,
+    PairDevice {
+        role: DeviceRole,
+        device_id: String,
+    },
+    ClosePairing,
+    AskRevoke(String),
+    CancelRevoke,
+    ConfirmRevoke,
     /// Background upkeep (kept print jobs, unrecorded card payments).
     Tick,
     SetLang(Lang),
@@ -109,6 +120,8 @@ impl Command {
             Command::PrintAgreement(_) | Command::PrintReceipt(_) | Command::Reprint => {
                 ("正在打印…", "Printing…")
             }
+            Command::PairDevice { .. } => ("正在生成配对码…", "Making a pairing code…"),
+            Command::ConfirmRevoke => ("正在吊销设备…", "Revoking the device…"),
             _ => ("请稍候…", "Working…"),
         };
         lang.pick(zh, en).to_owned()
@@ -150,6 +163,8 @@ pub enum Clear {
     RefundForm,
     FollowUpForm,
     AppointmentReason,
+    /// The device id typed for a pairing code.
+    DeviceId,
 }
 
 /// What the card panel shows after a card transaction that ended.
@@ -231,6 +246,7 @@ pub fn error_text(e: &DeskError, lang: Lang) -> String {
         DeskError::NoTicket => "本窗口当前没有票号。".into(),
         DeskError::NoRequest => "没有打开的服务单。".into(),
         DeskError::Invalid(d) => format!("无法办理：{d}"),
+        DeskError::BadDeviceId(id) => enrolment::bad_id_text(id).0,
         DeskError::NoPrinter => "本窗口未配置打印机。".into(),
         DeskError::NoTerminal => "本窗口未配置刷卡终端：请收现金、扫码或支票。".into(),
         DeskError::Terminal(d) => format!("支付终端：{d}（未扣款）"),
@@ -795,6 +811,55 @@ async fn run(desk: &mut Desk, cmd: Command, lang: Lang) -> Result<Reply, Failed>
         Command::Reprint => {
             let p = desk.reprint().await.map_err(on)?;
             printed_reply(&p, lang, t(lang, "已重新打印。", "Printed again."))
+        }
+        Command::LoadDevices => {
+            desk.load_devices().await.map_err(on)?;
+            Reply::default()
+        }
+        Command::PairDevice { role, device_id } => {
+            let zone = desk.zone();
+            let p = &desk
+                .pair_device(role, &device_id)
+                .await
+                .map_err(on)?
+                .pairing;
+            let (zh, en) = enrolment::role_names(p.role);
+            let until = text::clock_text(p.expires_at, zone);
+            Reply::done(t(
+                lang,
+                format!(
+                    "已为 {}（{zh}）生成配对码，{until} 前有效，只能使用一次。",
+                    p.device_id
+                ),
+                format!(
+                    "Pairing code made for {} ({en}): valid until {until}, once.",
+                    p.device_id
+                ),
+            ))
+            .clearing(Clear::DeviceId)
+        }
+        Command::ClosePairing => {
+            desk.close_pairing();
+            Reply::default()
+        }
+        Command::AskRevoke(id) => {
+            desk.ask_revoke(&id).map_err(on)?;
+            Reply::default()
+        }
+        Command::CancelRevoke => {
+            desk.cancel_revoke();
+            Reply::default()
+        }
+        Command::ConfirmRevoke => {
+            let d = desk.confirm_revoke().await.map_err(on)?;
+            Reply::done(t(
+                lang,
+                format!("{} 已吊销：服务器将拒绝它的下一次请求。", d.device_id),
+                format!(
+                    "{} is revoked: the hub refuses its next request.",
+                    d.device_id
+                ),
+            ))
         }
         Command::Tick => {
             desk.tick().await;

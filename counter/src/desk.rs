@@ -10,6 +10,10 @@
 //! cash tender must cover the amount due. The hub enforces the rest and its refusals are
 //! passed on in its own words.
 //!
+//! For supervisors and administrators it also keeps the Devices page (GB/T 5.4 device
+//! enrolment): the enrolled devices, a pairing code just made, and a revocation waiting
+//! for its confirmation; a device id is checked here before the hub is asked.
+//!
 //! It never touches Slint, and never holds a customer's contact in clear longer than the
 //! request it belongs to is open (GB/T 5.4).
 
@@ -23,6 +27,7 @@ use hardware::printer::{PrintError, PrinterProfile, encode};
 use hardware::terminal::{
     IdempotencyKey, Outcome, PaymentTerminal, StaffResolution, TerminalError, TransactionRecord,
 };
+use protocol::devices::{DeviceRole, DeviceView, NewPairing, valid_device_id};
 use protocol::{
     AcknowledgeQuote, AgreementView, AlertKind, AppointmentView, Catalogue, ClientError, Contact,
     ContactView, CreateAppointment, CreateRequest, DeviceAlert, DraftAgreement, FollowUpDue,
@@ -35,6 +40,7 @@ use ui::Lang;
 
 use crate::devices::{DeskPrinter, Devices, Shared, counter_profile, lock};
 use crate::documents::{self, DocKind, Letterhead, PrintJob, Tendered, paper_lang};
+use crate::enrolment::{Access, PairingShown};
 use crate::queue::{self, QueueView};
 
 /// Why a desk action did not happen, in the words staff see.
@@ -61,6 +67,9 @@ pub enum DeskError {
     NoRequest,
     #[error("{0}")]
     Invalid(String),
+    /// GB/T 5.4: a device id the hub would refuse, caught before asking it.
+    #[error("`{0}` is not a device id: use 1 to 40 letters, digits, '-' or '_'")]
+    BadDeviceId(String),
     #[error("no receipt printer is configured")]
     NoPrinter,
     #[error("no payment terminal is configured: take cash, QR/online or a cheque")]
@@ -334,6 +343,16 @@ pub struct DeskView {
     pub slots: Vec<SlotView>,
     pub has_printer: bool,
     pub has_terminal: bool,
+    /// The Devices page (GB/T 5.4): what the logged-in person may do there.
+    pub device_access: Access,
+    /// The devices enrolled at the hub, as last loaded.
+    pub enrolled: Vec<DeviceView>,
+    /// The pairing code just made, with the technician's command.
+    pub pairing: Option<PairingShown>,
+    /// A device id refused before the hub was asked (shown under the field).
+    pub bad_device_id: Option<String>,
+    /// The device whose revocation waits for a confirmation.
+    pub revoking: Option<String>,
 }
 
 /// A card sale approved on the terminal that the hub has not recorded yet.
@@ -378,6 +397,11 @@ pub struct Desk {
     last_job: Option<PrintJob>,
     /// Device faults this station reported to the hub: (device suffix, kind).
     raised: Vec<(&'static str, AlertKind)>,
+    /// The Devices page (GB/T 5.4).
+    enrolled: Vec<DeviceView>,
+    pairing: Option<PairingShown>,
+    bad_device_id: Option<String>,
+    revoking: Option<String>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -443,6 +467,10 @@ impl Desk {
             pending_print: None,
             last_job: None,
             raised: Vec::new(),
+            enrolled: Vec::new(),
+            pairing: None,
+            bad_device_id: None,
+            revoking: None,
         }
     }
 
@@ -549,6 +577,7 @@ impl Desk {
             .await?;
         let client = self.hub.with_token(view.token.clone());
         self.forget_customer();
+        self.forget_devices();
         self.ticket = None;
         self.session = Some(Session {
             client,
@@ -579,6 +608,7 @@ impl Desk {
         self.follow_up_contact = None;
         self.knowledge = None;
         self.slots.clear();
+        self.forget_devices();
         Ok(())
     }
 
@@ -588,6 +618,9 @@ impl Desk {
             self.locked = true;
             self.revealed = None;
             self.follow_up_contact = None;
+            // A pairing code is not left on the screen for the next person.
+            self.pairing = None;
+            self.revoking = None;
         }
     }
 
@@ -1762,6 +1795,112 @@ impl Desk {
         Ok(self.print(job).await)
     }
 
+    // ------------------------------------------------------------ devices (GB/T 5.4)
+
+    /// What the logged-in person may do on the Devices page (nothing while locked).
+    pub fn device_access(&self) -> Access {
+        match &self.session {
+            Some(s) if !self.locked => Access::for_role(s.view.role),
+            _ => Access::None,
+        }
+    }
+
+    /// The devices enrolled at the hub (a supervisor's or an administrator's session: the
+    /// hub refuses anyone else).
+    pub async fn load_devices(&mut self) -> Result<&[DeviceView], DeskError> {
+        self.enrolled = self.client()?.devices().await?;
+        Ok(&self.enrolled)
+    }
+
+    pub fn enrolled(&self) -> &[DeviceView] {
+        &self.enrolled
+    }
+
+    /// A one-time pairing code for a new device (an administrator's session) and the
+    /// command the technician types on it. The id is checked here first, so a typing
+    /// mistake never reaches the hub; the hub decides who may pair.
+    pub async fn pair_device(
+        &mut self,
+        role: DeviceRole,
+        device_id: &str,
+    ) -> Result<&PairingShown, DeskError> {
+        let client = self.client()?;
+        let id = device_id.trim();
+        if !valid_device_id(id) {
+            self.bad_device_id = Some(id.to_owned());
+            return Err(DeskError::BadDeviceId(id.to_owned()));
+        }
+        self.bad_device_id = None;
+        // A code shown before is not left beside a refusal of the next one.
+        self.pairing = None;
+        let pairing = client
+            .create_pairing(&NewPairing {
+                role,
+                device_id: id.to_owned(),
+            })
+            .await?;
+        Ok(self
+            .pairing
+            .insert(PairingShown::new(pairing, &self.cfg.hub_url)))
+    }
+
+    pub fn pairing(&self) -> Option<&PairingShown> {
+        self.pairing.as_ref()
+    }
+
+    /// The pairing code was handed over: it leaves the screen.
+    pub fn close_pairing(&mut self) {
+        self.pairing = None;
+    }
+
+    /// Asks for a confirmation before `device_id` is revoked.
+    pub fn ask_revoke(&mut self, device_id: &str) -> Result<(), DeskError> {
+        self.staff()?;
+        let id = device_id.trim();
+        if !valid_device_id(id) {
+            return Err(DeskError::BadDeviceId(id.to_owned()));
+        }
+        self.revoking = Some(id.to_owned());
+        Ok(())
+    }
+
+    /// The device waiting for a confirmation of its revocation.
+    pub fn revoking(&self) -> Option<&str> {
+        self.revoking.as_deref()
+    }
+
+    pub fn cancel_revoke(&mut self) {
+        self.revoking = None;
+    }
+
+    /// Revokes the device confirmed (an administrator's session): the hub refuses its
+    /// next request. The list is loaded again.
+    pub async fn confirm_revoke(&mut self) -> Result<DeviceView, DeskError> {
+        let client = self.client()?;
+        let id = self
+            .revoking
+            .take()
+            .ok_or_else(|| DeskError::Invalid("no device is waiting to be revoked".into()))?;
+        let revoked = client.revoke_device(&id).await?;
+        match client.devices().await {
+            Ok(list) => self.enrolled = list,
+            Err(e) => {
+                tracing::info!("counter: the device list was not reloaded: {e}");
+                if let Some(d) = self.enrolled.iter_mut().find(|d| d.device_id == id) {
+                    *d = revoked.clone();
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    fn forget_devices(&mut self) {
+        self.enrolled.clear();
+        self.pairing = None;
+        self.bad_device_id = None;
+        self.revoking = None;
+    }
+
     // ------------------------------------------------------------ printing
 
     fn receipt_job(
@@ -2037,6 +2176,11 @@ impl Desk {
             slots: self.slots.clone(),
             has_printer: self.printer.is_some(),
             has_terminal: self.terminal.is_some(),
+            device_access: self.device_access(),
+            enrolled: self.enrolled.clone(),
+            pairing: self.pairing.clone(),
+            bad_device_id: self.bad_device_id.clone(),
+            revoking: self.revoking.clone(),
         }
     }
 }

@@ -3,13 +3,15 @@
 //! take or type in the request (4.2.2, 6.1.2), move it through the stages of GB/T 8.1,
 //! quote and take payment (4.2.3, 8.4), write and print the service agreement (8.2),
 //! record refunds (8.4.3) and follow-up calls (8.1 回访, 9.1.2), with customer contact
-//! masked until revealed (5.4).
+//! masked until revealed (5.4); supervisors list the enrolled devices and administrators
+//! pair and revoke them (5.4 device enrolment).
 //!
 //! - [`desk`]: the controller, driven without a window by the screen and by tests;
 //! - [`command`]: one command per button or key, and what the screen shows afterwards;
 //! - [`queue`]: the queue panel's data;
 //! - [`documents`]: the agreement, receipt and refund slip built from hub records;
 //! - [`devices`]: the receipt printer and the card terminal as the desk uses them;
+//! - [`enrolment`]: the Devices page's words (GB/T 5.4): access, pairing command, fingerprint;
 //! - [`adapter`]: the Slint globals wired to the desk;
 //! - [`headless`]: the screen rendered without a display (screenshots, tests);
 //! - [`options`], [`text`]: start-up options; conversions and the standard's words.
@@ -26,6 +28,7 @@ pub mod command;
 pub mod desk;
 pub mod devices;
 pub mod documents;
+pub mod enrolment;
 pub mod headless;
 pub mod options;
 pub mod queue;

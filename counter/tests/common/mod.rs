@@ -21,6 +21,7 @@ use hardware::terminal::{
     Timeouts,
 };
 use hub::testkit::{TestHub, config};
+use protocol::devices::{DeviceRole, Pairing};
 use protocol::{
     Contact, ContactConsent, HubClient, Intake, IntakeReceipt, IssueTicket, KioskIntake,
 };
@@ -54,13 +55,19 @@ pub(crate) async fn hub() -> TestHub {
 /// The example centre of `config/servicehall.example.toml` (Pudong, staff `zhang.wei`
 /// with PIN 2580), follow-up calls due at once.
 pub(crate) fn example_centre() -> hub::Config {
+    example_centre_and("")
+}
+
+/// The example centre with `extra` TOML appended (more staff, say).
+pub(crate) fn example_centre_and(extra: &str) -> hub::Config {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../config/servicehall.example.toml"
     );
     let text = std::fs::read_to_string(path)
         .unwrap()
-        .replace("after_hours = 24", "after_hours = 0");
+        .replace("after_hours = 24", "after_hours = 0")
+        + extra;
     let mut cfg = hub::Config::from_toml_str(&text, "servicehall.example.toml").unwrap();
     // The station under test talks plain HTTP to its test hub (mutual TLS is tested in hub).
     cfg.security.transport = hub::Transport::Plain;
@@ -373,4 +380,112 @@ pub(crate) fn audit(dir: &Path) -> Vec<(Option<String>, String, String)> {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
+}
+
+/// The administrator's password (GB/T 5.4: administrators sign in with a password of at
+/// least 10 characters, never a PIN).
+pub(crate) const ADMIN_PASSWORD: &str = "correct-horse-battery";
+
+/// An administrator `boss` for a test hub's configuration (hashed once per process).
+pub(crate) fn admin_staff() -> String {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = HASH.get_or_init(|| hub::auth::hash_secret(ADMIN_PASSWORD).unwrap());
+    format!(
+        "\n[[staff]]\nid = \"boss\"\nname = \"赵管理\"\nrole = \"admin\"\nsecret_hash = \"{hash}\"\n"
+    )
+}
+
+/// A hub in mutual TLS mode (GB/T 5.4) on 127.0.0.1, as the appliances run it, with this
+/// station enrolled as `counter-{n}` the way a real one is: a pairing code made on the
+/// hub's box, then `servicehall enrol`'s own path (its key, the CA fingerprint checked).
+pub(crate) struct SecureHub {
+    /// `https://127.0.0.1:…`, as the station is configured.
+    pub(crate) url: String,
+    pub(crate) dir: PathBuf,
+    /// The station's client: its certificate on every call.
+    pub(crate) station: HubClient,
+    pub(crate) counter: u32,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), hub::HubError>>>,
+}
+
+impl SecureHub {
+    /// Serves `cfg` over mutual TLS; `pairings` are made on the hub's box before it serves
+    /// (as the all-in-one does) and returned for the test to enrol with.
+    pub(crate) async fn start(
+        cfg: hub::Config,
+        counter: u32,
+        pairings: &[(DeviceRole, &str)],
+    ) -> (SecureHub, Vec<Pairing>) {
+        let mut cfg = cfg;
+        cfg.security.transport = hub::Transport::Mtls;
+        let dir = tempfile::tempdir().unwrap().keep();
+        let open = hub::OpenHub::open(hub::HubOptions {
+            data_dir: dir.clone(),
+            config: cfg,
+            clock: Some(hub::store::Clock::new(true)),
+            open_day_on_start: true,
+        })
+        .await
+        .unwrap();
+        let station_id = format!("counter-{counter}");
+        let mine = open
+            .pairing(DeviceRole::Counter, &station_id)
+            .await
+            .unwrap();
+        let mut made = Vec::new();
+        for (role, id) in pairings {
+            made.push(open.pairing(*role, id).await.unwrap());
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(open.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        let ca_pem = std::fs::read_to_string(dir.join("pki").join("ca.pem")).unwrap();
+        let anonymous = HubClient::unenrolled(url.clone(), &ca_pem).unwrap();
+        for _ in 0..500 {
+            if anonymous.health().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let identity = enrol(&url, &mine).await;
+        let station = HubClient::for_device(url.clone(), Some(&identity)).unwrap();
+        let hub = SecureHub {
+            url,
+            dir,
+            station,
+            counter,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        (hub, made)
+    }
+
+    /// A desk of this station, on its own enrolled client.
+    pub(crate) fn desk(&self, lang: Lang) -> Desk {
+        Desk::with_hub(
+            DeskConfig::new(self.url.clone(), self.counter, lang),
+            Devices::default(),
+            self.station.clone(),
+        )
+    }
+
+    pub(crate) async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// Enrols a device with `pairing` at the hub at `url`, as `servicehall enrol` does.
+pub(crate) async fn enrol(url: &str, p: &Pairing) -> protocol::DeviceIdentity {
+    protocol::identity::enrol(url, &p.code, &p.ca_fingerprint, &p.device_id, p.role)
+        .await
+        .unwrap_or_else(|e| panic!("enrolling {}: {e}", p.device_id))
 }
