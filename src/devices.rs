@@ -95,12 +95,43 @@ pub(crate) async fn enrol(
     Ok(())
 }
 
+/// How long before its certificate expires a device renews it at start.
+const RENEW_BEFORE: chrono::Duration = chrono::Duration::days(30);
+
 /// Loads the identity in `dir` for an app, with a sentence that says what to do if the
-/// device is not enrolled yet. `None` when no directory was given.
-pub(crate) fn load_identity(dir: Option<&Path>) -> Result<Option<Arc<DeviceIdentity>>> {
-    match dir {
-        None => Ok(None),
-        Some(dir) => Ok(Some(Arc::new(DeviceIdentity::load(dir)?))),
+/// device is not enrolled yet. `None` when no directory was given. A certificate with
+/// less than [`RENEW_BEFORE`] left is renewed with the hub at `hub_url` first (GB/T 5.4);
+/// if the hub cannot be reached the app starts with the one it has.
+pub(crate) fn load_identity(
+    dir: Option<&Path>,
+    hub_url: &str,
+) -> Result<Option<Arc<DeviceIdentity>>> {
+    let Some(dir) = dir else { return Ok(None) };
+    let identity = DeviceIdentity::load(dir)?;
+    let due = identity
+        .not_after()
+        .is_none_or(|t| t - chrono::Utc::now() < RENEW_BEFORE);
+    if !due {
+        return Ok(Some(Arc::new(identity)));
+    }
+    let renewed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(protocol::identity::renew(hub_url, &identity));
+    match renewed {
+        Ok(new) => {
+            new.save(dir)
+                .with_context(|| format!("keeping the renewed certificate in {}", dir.display()))?;
+            tracing::info!(
+                "renewed this device's certificate; valid until {}",
+                new.not_after().map(|t| t.to_string()).unwrap_or_default()
+            );
+            Ok(Some(Arc::new(new)))
+        }
+        Err(e) => {
+            tracing::warn!("could not renew this device's certificate (it expires soon): {e}");
+            Ok(Some(Arc::new(identity)))
+        }
     }
 }
 

@@ -386,8 +386,8 @@ fn main() -> Result<()> {
             fullscreen,
         }) => display_board::run(
             display_board::BoardOptions {
-                hub_url: hub,
-                identity: devices::load_identity(identity.as_deref())?,
+                hub_url: hub.clone(),
+                identity: devices::load_identity(identity.as_deref(), &hub)?,
                 zone: zone.unwrap_or_default(),
                 lang,
                 layout,
@@ -412,7 +412,7 @@ fn main() -> Result<()> {
             idle_secs,
         }) => kiosk::run(
             kiosk::KioskOptions {
-                hub_url: hub,
+                hub_url: hub.clone(),
                 device,
                 lang,
                 size,
@@ -427,7 +427,7 @@ fn main() -> Result<()> {
                 button_service,
                 feedback_counter,
                 idle_timeout: std::time::Duration::from_secs(idle_secs.max(10)),
-                identity: devices::load_identity(identity.as_deref())?,
+                identity: devices::load_identity(identity.as_deref(), &hub)?,
             },
             shutdown_signal(),
         ),
@@ -444,7 +444,7 @@ fn main() -> Result<()> {
             lock_minutes,
         }) => counter::run(
             counter::CounterOptions {
-                hub_url: hub,
+                hub_url: hub.clone(),
                 counter,
                 lang,
                 size,
@@ -455,7 +455,7 @@ fn main() -> Result<()> {
                     PathBuf::from(format!("counter-{counter}-payments.journal"))
                 }),
                 lock_after_minutes: lock_minutes,
-                identity: devices::load_identity(identity.as_deref())?,
+                identity: devices::load_identity(identity.as_deref(), &hub)?,
             },
             shutdown_signal(),
         ),
@@ -465,8 +465,8 @@ fn main() -> Result<()> {
             modem,
             device,
         }) => run_sms_agent(
-            hub,
-            devices::load_identity(identity.as_deref())?,
+            hub.clone(),
+            devices::load_identity(identity.as_deref(), &hub)?,
             &modem,
             device,
         ),
@@ -691,7 +691,9 @@ fn health_client(url: &str, data_dir: &Path, transport: hub::Transport) -> Resul
     Ok(match transport {
         hub::Transport::Plain => HubClient::new(url),
         hub::Transport::Mtls => {
-            let ca = data_dir.join(hub::pki::PKI_DIR).join(hub::pki::CA_CERT_FILE);
+            let ca = data_dir
+                .join(hub::pki::PKI_DIR)
+                .join(hub::pki::CA_CERT_FILE);
             let pem = std::fs::read_to_string(&ca)
                 .with_context(|| format!("reading the hub's CA certificate {}", ca.display()))?;
             HubClient::unenrolled(url, &pem)?
@@ -979,10 +981,15 @@ fn hq_issue_cert(database: &str, ca_dir: &Path, id: &str, out: &Path) -> Result<
     let ca = hq::pki::CentreCa::load_or_create(ca_dir)?;
     let (cert_file, key_file) = (out.join(format!("{id}.pem")), out.join(format!("{id}.key")));
     runtime()?
-        .block_on(hq::centres::issue_certificate_to(database, &ca, id, |cert| {
-            hq::pki::write_private(&key_file, &cert.key_pem)?;
-            hq::pki::write_private(&cert_file, &cert.cert_pem)
-        }))
+        .block_on(hq::centres::issue_certificate_to(
+            database,
+            &ca,
+            id,
+            |cert| {
+                hq::pki::write_private(&key_file, &cert.key_pem)?;
+                hq::pki::write_private(&cert_file, &cert.cert_pem)
+            },
+        ))
         .with_context(|| format!("issuing centre {id}'s certificate"))?;
     eprintln!(
         "centre {id}: client certificate {} and key {}; give both to its hub \

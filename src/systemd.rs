@@ -85,7 +85,6 @@ where
     }))
 }
 
-
 /// systemd for a Slint app: keep the returned value alive for as long as the app runs,
 /// and create it on the thread that will run the event loop, before the loop starts.
 /// `READY=1` goes out on the loop's first turn and each ping from a timer on that loop,
@@ -197,5 +196,4 @@ mod tests {
         assert!(spawn_watchdog(rt.handle(), || async { Ok(()) }).is_none());
         assert!(ui_watch("test").is_none());
     }
-
 }

@@ -2,7 +2,7 @@
 //! it), headless: it enrols its own simulated devices over mutual TLS (GB/T 5.4), each
 //! device can do what its role needs and nothing more, the simulated ticket button
 //! issues and prints through its own certificate, an operator's revocation on the hub's
-//! box takes effect on the device's next call, and a restart keeps the identities that
+//! box takes effect on the device's next call, a device renews its own certificate, and a restart keeps the identities that
 //! still work and enrols a revoked one anew.
 
 #![cfg(unix)]
@@ -59,7 +59,7 @@ impl AllInOne {
     }
 
     /// The client of one of the all-in-one's own devices (board, kiosk or counter), once the
-/// hub accepts it.
+    /// hub accepts it.
     async fn device(&self, data: &Path, id: &str) -> (DeviceIdentity, HubClient) {
         let dir = data.join("devices").join(id);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -128,7 +128,7 @@ async fn the_all_in_one_enrols_its_own_devices_and_each_keeps_to_its_role() {
     let mut app = AllInOne::start(&data, tmp.path().join("run-1.log"));
 
     let (kiosk_id, kiosk) = app.device(&data, "kiosk-1").await;
-    let (_, board) = app.device(&data, "board-1").await;
+    let (board_id, board) = app.device(&data, "board-1").await;
     let (counter_id, counter) = app.device(&data, "counter-1").await;
     assert_eq!(counter_id.role, protocol::DeviceRole::Counter);
 
@@ -176,6 +176,25 @@ async fn the_all_in_one_enrols_its_own_devices_and_each_keeps_to_its_role() {
         .unwrap()
         .expect("a ticket to call");
     assert_eq!(called.number, issued.ticket.number);
+
+    // The board renews its certificate (a new key, the same id and role): the new one
+    // works and the old one is refused at once.
+    let renewed = protocol::identity::renew(&app.url, &board_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (renewed.device_id.as_str(), renewed.role),
+        ("board-1", protocol::DeviceRole::Board)
+    );
+    assert_ne!(renewed.key_pem, board_id.key_pem, "a new key");
+    assert!(renewed.not_after().unwrap() > chrono::Utc::now() + chrono::Duration::days(300));
+    HubClient::for_device(app.url.clone(), Some(&renewed))
+        .unwrap()
+        .queue()
+        .await
+        .unwrap();
+    let e = board.queue().await.unwrap_err();
+    assert_eq!(refused(&e), (403, "device_revoked".into()));
 
     // Enter on the console is the simulated ticket button (its own kiosk-role device):
     // the ticket is issued and printed.

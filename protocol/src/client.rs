@@ -522,8 +522,11 @@ impl HubClient {
         &self,
         device_id: &str,
     ) -> Result<crate::devices::DeviceView, ClientError> {
-        self.post(&format!("/devices/{device_id}/revoke"), &serde_json::json!({}))
-            .await
+        self.post(
+            &format!("/devices/{device_id}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// The public status of a ticket from its status page key (no login, GB/T 4.1.3).

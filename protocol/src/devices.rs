@@ -115,6 +115,17 @@ pub struct Enrolled {
     pub not_after: DateTime<Utc>,
 }
 
+/// Where an enrolled device renews its certificate before it expires, over its current
+/// mutual TLS (`POST`, body [`RenewRequest`], answer [`Enrolled`]).
+pub const RENEW_PATH: &str = "/devices/renew";
+
+/// A new signing request from an enrolled device, for a key it made anew. The hub keeps
+/// the device's id and role from the certificate it presents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    pub csr_pem: String,
+}
+
 /// An enrolled device as an administrator sees it (`GET /devices`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceView {

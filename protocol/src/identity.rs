@@ -190,6 +190,13 @@ impl DeviceIdentity {
         Ok(Arc::new(config))
     }
 
+    /// When this device's certificate stops being valid (`None` if it cannot be read).
+    pub fn not_after(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let der = CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).ok()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+        chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+    }
+
     /// The fingerprint of this device's own certificate, as the hub lists it
     /// (`DeviceView::fingerprint`); empty if `cert_pem` holds no certificate.
     pub fn certificate_fingerprint(&self) -> String {
@@ -466,11 +473,12 @@ pub async fn enrol(
     };
     let enrol_url = format!("{base}{API_PREFIX}{ENROL_PATH}");
     let pinned_client = pinned_client(&ca_der)?;
+    let body = serde_json::to_value(&request).map_err(|e| EnrolError::Key(e.to_string()))?;
     let (status, answer) = call(
         &pinned_client,
         reqwest::Method::POST,
         &enrol_url,
-        Some(&request),
+        Some(&body),
     )
     .await?;
     if !(200..300).contains(&status) {
@@ -512,6 +520,57 @@ pub async fn enrol(
     if identity.device_id != device_id || identity.role != role {
         return Err(EnrolError::WrongDevice {
             asked: format!("{device_id} ({role})"),
+            got: format!("{} ({})", identity.device_id, identity.role),
+        });
+    }
+    Ok(identity)
+}
+
+/// GB/T 5.4: renews this device's certificate before it expires. The device makes a new
+/// key and sends its signing request over its current mutual TLS; the hub answers a
+/// certificate with the same id and role from the same CA and revokes the old one. Nothing
+/// is saved: call [`DeviceIdentity::save`] at once (the old certificate no longer works).
+pub async fn renew(
+    hub_base_url: &str,
+    current: &DeviceIdentity,
+) -> Result<DeviceIdentity, EnrolError> {
+    let base = hub_base_url.trim_end_matches('/');
+    if !crate::client::is_https(base) {
+        return Err(EnrolError::NotHttps(hub_base_url.to_owned()));
+    }
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| EnrolError::Key(e.to_string()))?;
+    let request = crate::devices::RenewRequest {
+        csr_pem: signing_request(&key, &current.device_id, current.role)?,
+    };
+    let tls = current
+        .client_config()
+        .map_err(EnrolError::BadCertificate)?;
+    let client = http_client(rustls::ClientConfig::clone(&tls))?;
+    let url = format!("{base}{API_PREFIX}{}", crate::devices::RENEW_PATH);
+    let body = serde_json::to_value(&request).map_err(|e| EnrolError::Key(e.to_string()))?;
+    let (status, answer) = call(&client, reqwest::Method::POST, &url, Some(&body)).await?;
+    if !(200..300).contains(&status) {
+        return Err(refusal(status, &answer));
+    }
+    let renewed: Enrolled = serde_json::from_slice(&answer).map_err(|_| EnrolError::BadAnswer {
+        status,
+        body: String::from_utf8_lossy(&answer).chars().take(200).collect(),
+    })?;
+    let identity = DeviceIdentity::checked(
+        current.ca_pem.clone(),
+        renewed.certificate_pem,
+        key.serialize_pem(),
+        &Labels {
+            ca: "the hub's CA certificate".into(),
+            cert: "the renewed certificate the hub sent".into(),
+            key: "this device's new key".into(),
+        },
+    )
+    .map_err(EnrolError::BadCertificate)?;
+    if identity.device_id != current.device_id || identity.role != current.role {
+        return Err(EnrolError::WrongDevice {
+            asked: format!("{} ({})", current.device_id, current.role),
             got: format!("{} ({})", identity.device_id, identity.role),
         });
     }
@@ -624,7 +683,7 @@ async fn call(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: &str,
-    json: Option<&EnrolRequest>,
+    json: Option<&serde_json::Value>,
 ) -> Result<(u16, Vec<u8>), EnrolError> {
     let unreachable = |e: reqwest::Error| EnrolError::Unreachable {
         url: url.to_owned(),

@@ -73,6 +73,8 @@ pub const ALLOWED: &[(&str, &str, &[DeviceRole])] = &[
     // A kiosk reports its own faults (printer out of paper); it never reads the list.
     ("POST", "/alerts", &[KIOSK]),
     ("POST", "/appointments/check-in", &[KIOSK]),
+    // Every enrolled device renews its own certificate (the counter may call anything).
+    ("POST", "/devices/renew", &[BOARD, KIOSK, SMS]),
     ("POST", "/sms/lease", &[SMS]),
     ("POST", "/sms/{id}/result", &[SMS]),
 ];

@@ -12,9 +12,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use protocol::devices::{DeviceView, EnrolRequest, Enrolled, NewPairing, Pairing};
+use protocol::devices::{DeviceView, EnrolRequest, Enrolled, NewPairing, Pairing, RenewRequest};
 
-use super::extract::{Body, Staff};
+use super::extract::{Body, Peer, Staff};
 use super::limits::Attempt;
 use super::{ApiError, ApiResult, AppState, require_supervisor};
 use crate::config::Transport;
@@ -292,5 +292,69 @@ pub(super) async fn revoke(
         st.store
             .write(move |ctx| store::devices::revoke_device(ctx, &actor, &id, &keep_on(&list)))
             .await?,
+    ))
+}
+
+/// `POST /api/v1/devices/renew` (GB/T 5.4): an enrolled device, over its current mutual
+/// TLS, sends a signing request for a new key and gets a certificate with the same id and
+/// role; its earlier certificates are revoked at once. Plain HTTP has no device to renew.
+pub(super) async fn renew(
+    State(st): State<AppState>,
+    Peer(peer): Peer,
+    Body(req): Body<RenewRequest>,
+) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
+    let Some(peer) = peer else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "plain_transport",
+            "renewal needs the device's certificate: this hub serves plain HTTP",
+            None,
+        ));
+    };
+    let signed = st
+        .ca
+        .sign_device(
+            &req.csr_pem,
+            &peer.device_id,
+            peer.role,
+            st.cfg.security.device_cert_days,
+        )
+        .map_err(|e| match e {
+            PkiError::BadRequest(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                &e.to_string(),
+                Some("csr_pem"),
+            ),
+            other => {
+                tracing::error!("renewal: {other}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "certificate_unavailable",
+                    "the hub could not make a certificate just now; try again",
+                    None,
+                )
+            }
+        })?;
+    let cert = store::devices::NewCert {
+        fingerprint: signed.fingerprint.clone(),
+        not_after: signed.not_after,
+    };
+    let list = st.ca.revocations().clone();
+    let presented = peer.fingerprint.clone();
+    st.store
+        .write(move |ctx| {
+            store::devices::renew_certificate(ctx, &presented, &cert, &keep_on(&list))
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Enrolled {
+            device_id: peer.device_id,
+            role: peer.role,
+            certificate_pem: signed.certificate_pem,
+            ca_pem: st.ca.ca_pem().to_owned(),
+            not_after: signed.not_after,
+        }),
     ))
 }

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route(protocol::devices::CA_PATH, get(devices::ca))
         .route("/devices", get(devices::list))
         .route("/devices/pairings", post(devices::create_pairing))
+        .route(protocol::devices::RENEW_PATH, post(devices::renew))
         .route("/devices/{id}/revoke", post(devices::revoke));
     // GB/T 5.4, 5.6.2: with mutual TLS every matched route checks the device first.
     let api = match state.cfg.security.transport {

@@ -253,26 +253,7 @@ pub fn redeem_pairing(
         "UPDATE pairing_codes SET used_at = ?2 WHERE code_hash = ?1 AND used_at IS NULL",
         params![hash, ctx.now],
     )?;
-    let earlier = unrevoked_of(ctx.conn, device_id)?;
-    if !earlier.is_empty() {
-        keep(&earlier)?;
-    }
-    let earlier = ctx.conn.execute(
-        "UPDATE device_certificates SET revoked_at = ?2, revoked_by = 're-enrolment'
-         WHERE device_id = ?1 AND revoked_at IS NULL",
-        params![device_id, ctx.now],
-    )?;
-    ctx.conn.execute(
-        "INSERT INTO device_certificates (fingerprint, device_id, role, issued_at, not_after)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            cert.fingerprint,
-            device_id,
-            role.as_str(),
-            ctx.now,
-            cert.not_after
-        ],
-    )?;
+    let earlier = replace_certificates(ctx, device_id, role, cert, "re-enrolment", keep)?;
     ctx.audit(
         &Actor {
             staff_id: None,
@@ -285,6 +266,75 @@ pub fn redeem_pairing(
         ),
     )?;
     Ok(Redeemed::Enrolled)
+}
+
+/// Records `cert` as `device_id`'s certificate in `role` and revokes its earlier ones
+/// (each handed to `keep` first, `why` kept as who revoked them). Returns how many were
+/// revoked.
+fn replace_certificates(
+    ctx: &mut WriteCtx<'_>,
+    device_id: &str,
+    role: DeviceRole,
+    cert: &NewCert,
+    why: &str,
+    keep: KeepRevoked<'_>,
+) -> Result<usize, StoreError> {
+    let earlier = unrevoked_of(ctx.conn, device_id)?;
+    if !earlier.is_empty() {
+        keep(&earlier)?;
+    }
+    let earlier = ctx.conn.execute(
+        "UPDATE device_certificates SET revoked_at = ?2, revoked_by = ?3
+         WHERE device_id = ?1 AND revoked_at IS NULL",
+        params![device_id, ctx.now, why],
+    )?;
+    ctx.conn.execute(
+        "INSERT INTO device_certificates (fingerprint, device_id, role, issued_at, not_after)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            cert.fingerprint,
+            device_id,
+            role.as_str(),
+            ctx.now,
+            cert.not_after
+        ],
+    )?;
+    Ok(earlier)
+}
+
+/// GB/T 5.4: a device renews its own certificate before it expires, presenting the
+/// current one (`presented`, its fingerprint): the new certificate `cert` keeps the
+/// device's id and role, and every earlier one is revoked in the same transaction. A
+/// certificate that is no longer active cannot renew (the device must be paired again).
+pub fn renew_certificate(
+    ctx: &mut WriteCtx<'_>,
+    presented: &str,
+    cert: &NewCert,
+    keep: KeepRevoked<'_>,
+) -> Result<DeviceCert, StoreError> {
+    let current = match certificate_status(ctx.conn, presented, ctx.now)? {
+        CertStatus::Active(c) => c,
+        _ => {
+            return Err(StoreError::invalid(
+                "certificate",
+                "this certificate is revoked or expired: pair the device again",
+            ));
+        }
+    };
+    let earlier =
+        replace_certificates(ctx, &current.device_id, current.role, cert, "renewal", keep)?;
+    ctx.audit(
+        &Actor {
+            staff_id: None,
+            device: Some(current.device_id.clone()),
+        },
+        "device_renewed",
+        &format!(
+            "{} device {} renewed its certificate: {} valid until {}; {earlier} earlier certificate(s) revoked",
+            current.role, current.device_id, cert.fingerprint, cert.not_after
+        ),
+    )?;
+    Ok(current)
 }
 
 fn cert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CertRow> {
