@@ -181,8 +181,12 @@ enum Command {
         /// This device's id (as the code was made for).
         #[arg(long)]
         id: String,
-        /// Where to keep the key and certificate.
-        #[arg(long, env = "SERVICEHALL_IDENTITY")]
+        /// Where to keep the key and certificate (the appliances' place by default).
+        #[arg(
+            long,
+            env = "SERVICEHALL_IDENTITY",
+            default_value = "/var/lib/servicehall/identity"
+        )]
         identity: PathBuf,
     },
     /// The hub's enrolled devices: pairing codes, the list, revocation (on the hub's box).
