@@ -186,6 +186,18 @@ impl Hub {
         resp.json().await.unwrap()
     }
 
+    /// The counter enrolled with the pairing made when the hub opened.
+    async fn first_counter(&self) -> Device {
+        self.enrol(DeviceRole::Counter, "counter-1", &self.counter_pairing.code)
+            .await
+    }
+
+    /// A device paired by an administrator at `counter` and enrolled.
+    async fn paired(&self, counter: &Device, role: DeviceRole, device_id: &str) -> Device {
+        let p = self.pairing_via_api(counter, role, device_id).await;
+        self.enrol(role, device_id, &p.code).await
+    }
+
     async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
@@ -506,17 +518,9 @@ async fn an_enrolled_counter_logs_in_staff_and_calls_next() {
 async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
     // GB/T 5.4: least privilege per device role.
     let hub = Hub::start("").await;
-    let counter = hub
-        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
-        .await;
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
-        .await;
-    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::Board, "board-1")
-        .await;
-    let board = hub.enrol(DeviceRole::Board, "board-1", &p.code).await;
+    let counter = hub.first_counter().await;
+    let kiosk = hub.paired(&counter, DeviceRole::Kiosk, "kiosk-1").await;
+    let board = hub.paired(&counter, DeviceRole::Board, "board-1").await;
 
     // The kiosk issues and confirms its print, and reads what a customer needs. It gets
     // its own ticket's token (for the QR code), and acts under its certificate's id
@@ -729,13 +733,8 @@ async fn a_kiosk_and_a_board_reach_only_what_their_role_needs() {
 async fn a_revoked_device_is_refused_at_once_on_its_open_connection() {
     // GB/T 5.4: revocation holds from the next request, kept-alive connection or not.
     let hub = Hub::start("").await;
-    let counter = hub
-        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
-        .await;
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
-        .await;
-    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
+    let counter = hub.first_counter().await;
+    let kiosk = hub.paired(&counter, DeviceRole::Kiosk, "kiosk-1").await;
     // The command line on the hub box pairs a board while the hub runs.
     let p = hub::devices::pair(&hub.dir, &hub.cfg, DeviceRole::Board, "board-1")
         .await
@@ -917,13 +916,8 @@ async fn refusals_are_audited_briefly_and_at_most_once_a_minute() {
     // GB/T 5.6.2.3: a refused caller cannot write long or forged-looking text into the
     // audit log, nor flood it.
     let hub = Hub::start("").await;
-    let counter = hub
-        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
-        .await;
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
-        .await;
-    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
+    let counter = hub.first_counter().await;
+    let kiosk = hub.paired(&counter, DeviceRole::Kiosk, "kiosk-1").await;
     let forged = format!(
         "{}%0A2026-03-02T09:00:00Z%20boss%20device_revoked%20ok",
         "x".repeat(30_000)
@@ -1075,9 +1069,7 @@ async fn too_many_refused_enrolments_close_enrolment_for_the_minute() {
 async fn only_the_text_message_gateway_leases_messages_and_under_its_own_name() {
     // GB/T 5.4: the gateway's routes need no staff login, so not even a counter has them.
     let hub = Hub::start("").await;
-    let counter = hub
-        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
-        .await;
+    let counter = hub.first_counter().await;
     for path in ["/sms/lease", "/sms/1/result"] {
         let r = counter
             .http
@@ -1088,10 +1080,7 @@ async fn only_the_text_message_gateway_leases_messages_and_under_its_own_name() 
             .unwrap();
         assert_eq!(problem(r).await.code, "role_not_allowed", "{path}");
     }
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::SmsGateway, "sms-1")
-        .await;
-    let gateway = hub.enrol(DeviceRole::SmsGateway, "sms-1", &p.code).await;
+    let gateway = hub.paired(&counter, DeviceRole::SmsGateway, "sms-1").await;
     // The name in the body is replaced by the certificate's (an empty one would be
     // refused as a device name).
     let r = gateway
@@ -1188,13 +1177,8 @@ async fn every_route_granted_to_a_device_exists() {
 async fn a_restored_backup_does_not_bring_a_revoked_device_back() {
     // GB/T 5.4: revocations outlive the database they were recorded in.
     let hub = Hub::start("").await;
-    let counter = hub
-        .enrol(DeviceRole::Counter, "counter-1", &hub.counter_pairing.code)
-        .await;
-    let p = hub
-        .pairing_via_api(&counter, DeviceRole::Kiosk, "kiosk-1")
-        .await;
-    let kiosk = hub.enrol(DeviceRole::Kiosk, "kiosk-1", &p.code).await;
+    let counter = hub.first_counter().await;
+    let kiosk = hub.paired(&counter, DeviceRole::Kiosk, "kiosk-1").await;
     let r = kiosk.http.get(hub.url("/queue")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let backup = hub::backup::backup_into(
