@@ -8,51 +8,16 @@
 
 mod common;
 
+use common::window::{click, ctrl, press, shown, type_into};
+
 use common::{ADMIN_PASSWORD, admin_staff};
 use counter::adapter::{self, BlockingBridge, UiState};
 use counter::slint_ui::{CounterWindow, Desk as DeskPage, DevicesPage};
 use counter::{Desk, DeskConfig, Devices};
 use hub::testkit::{TestHub, config};
-use i_slint_backend_testing::ElementHandle;
-use slint::platform::{Key, WindowEvent};
+use slint::platform::Key;
 use slint::{ComponentHandle, Model};
 use ui::Lang;
-
-fn find(w: &CounterWindow, label: &str) -> ElementHandle {
-    ElementHandle::find_by_accessible_label(w, label)
-        .next()
-        .unwrap_or_else(|| panic!("nothing labelled `{label}` on screen"))
-}
-
-fn shown(w: &CounterWindow, label: &str) -> bool {
-    ElementHandle::find_by_accessible_label(w, label)
-        .next()
-        .is_some()
-}
-
-fn click(w: &CounterWindow, label: &str) {
-    find(w, label).invoke_accessible_default_action();
-}
-
-fn type_into(w: &CounterWindow, label: &str, text: &str) {
-    find(w, label).set_accessible_value(text);
-}
-
-fn press(w: &CounterWindow, text: slint::SharedString) {
-    w.window()
-        .dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
-    w.window().dispatch_event(WindowEvent::KeyReleased { text });
-}
-
-fn ctrl(w: &CounterWindow, c: char) {
-    let control: slint::SharedString = Key::Control.into();
-    w.window().dispatch_event(WindowEvent::KeyPressed {
-        text: control.clone(),
-    });
-    press(w, c.to_string().into());
-    w.window()
-        .dispatch_event(WindowEvent::KeyReleased { text: control });
-}
 
 fn log_in(w: &CounterWindow, who: &str, secret: &str) {
     type_into(w, "Staff id", who);

@@ -7,57 +7,16 @@
 
 mod common;
 
+use common::window::{click, ctrl, key, shown, type_into};
+
 use common::{Printer, PtyTerminal, contains, kiosk_intake};
 use counter::adapter::{self, BlockingBridge, UiState};
 use counter::slint_ui::{CounterWindow, Desk as DeskPage, FeesPage, ServePage};
 use counter::{Desk, DeskConfig, Devices};
 use domain::{Fen, ServiceType, TicketState};
-use i_slint_backend_testing::ElementHandle;
 use slint::ComponentHandle;
-use slint::platform::{Key, WindowEvent};
+use slint::platform::Key;
 use ui::Lang;
-
-fn find(w: &CounterWindow, label: &str) -> ElementHandle {
-    ElementHandle::find_by_accessible_label(w, label)
-        .next()
-        .unwrap_or_else(|| panic!("nothing labelled `{label}` on screen"))
-}
-
-fn shown(w: &CounterWindow, label: &str) -> bool {
-    ElementHandle::find_by_accessible_label(w, label)
-        .next()
-        .is_some()
-}
-
-fn click(w: &CounterWindow, label: &str) {
-    find(w, label).invoke_accessible_default_action();
-}
-
-fn type_into(w: &CounterWindow, label: &str, text: &str) {
-    find(w, label).set_accessible_value(text);
-}
-
-fn key(w: &CounterWindow, k: Key) {
-    let text: slint::SharedString = k.into();
-    w.window()
-        .dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
-    w.window().dispatch_event(WindowEvent::KeyReleased { text });
-}
-
-fn ctrl(w: &CounterWindow, c: char) {
-    let control: slint::SharedString = Key::Control.into();
-    w.window().dispatch_event(WindowEvent::KeyPressed {
-        text: control.clone(),
-    });
-    w.window().dispatch_event(WindowEvent::KeyPressed {
-        text: c.to_string().into(),
-    });
-    w.window().dispatch_event(WindowEvent::KeyReleased {
-        text: c.to_string().into(),
-    });
-    w.window()
-        .dispatch_event(WindowEvent::KeyReleased { text: control });
-}
 
 #[test]
 fn a_visit_from_login_to_finish_on_the_screen() {
