@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{FixedHub, Printer, PtyTerminal, desk};
 use counter::adapter::{self, BlockingBridge, UiState};
 use counter::headless::HeadlessCounter;
@@ -21,10 +19,6 @@ use domain::{PriorityClass, ServiceType};
 use protocol::{IssueTicket, KioskIntake};
 use slint::ComponentHandle;
 use ui::Lang;
-
-fn out_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
-}
 
 #[test]
 #[ignore = "writes docs/screenshots/counter-*.png"]
@@ -71,19 +65,7 @@ fn screenshots_of_every_screen_in_both_languages() {
     let bridge = BlockingBridge::new(d, rt.handle().clone(), w.as_weak(), state.clone());
     adapter::install(w, bridge.clone(), state.clone());
 
-    std::fs::create_dir_all(out_dir()).unwrap();
-    let shoot = |name: &str| {
-        for lang in [Lang::ZhCn, Lang::En] {
-            if state.lang() != lang {
-                w.global::<LoginPage>().invoke_switch_language();
-            }
-            let frame = screen.render();
-            frame
-                .write_png(&out_dir().join(format!("counter-{name}-{}.png", lang.tag())))
-                .unwrap();
-        }
-        w.global::<LoginPage>().invoke_switch_language();
-    };
+    let shoot = |name: &str| common::window::shoot(&screen, &state, name);
 
     // The station has fetched the centre's catalogue; log in.
     adapter::Bridge::send(&*bridge, counter::Command::Tick);

@@ -11,8 +11,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{ADMIN_PASSWORD, SecureHub, admin_staff, enrol};
 use counter::adapter::{self, BlockingBridge, UiState};
 use counter::headless::HeadlessCounter;
@@ -21,10 +19,6 @@ use counter::slint_ui::{Desk as DeskPage, DevicesPage, LoginPage};
 use protocol::devices::DeviceRole;
 use slint::ComponentHandle;
 use ui::Lang;
-
-fn out_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots")
-}
 
 #[test]
 #[ignore = "writes docs/screenshots/counter-devices-*.png"]
@@ -62,19 +56,7 @@ fn screenshots_of_the_devices_page_in_both_languages() {
     let bridge = BlockingBridge::new(d, rt.handle().clone(), w.as_weak(), state.clone());
     adapter::install(w, bridge.clone(), state.clone());
 
-    std::fs::create_dir_all(out_dir()).unwrap();
-    let shoot = |name: &str| {
-        for lang in [Lang::ZhCn, Lang::En] {
-            if state.lang() != lang {
-                w.global::<LoginPage>().invoke_switch_language();
-            }
-            let frame = screen.render();
-            frame
-                .write_png(&out_dir().join(format!("counter-{name}-{}.png", lang.tag())))
-                .unwrap();
-        }
-        w.global::<LoginPage>().invoke_switch_language();
-    };
+    let shoot = |name: &str| common::window::shoot(&screen, &state, name);
 
     adapter::Bridge::send(&*bridge, counter::Command::Tick);
     let login = w.global::<LoginPage>();
