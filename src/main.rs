@@ -238,6 +238,10 @@ enum Command {
         /// centre's client certificate (`hq issue-cert`). Needs HTTPS.
         #[arg(long, env = "SERVICEHALL_HQ_CENTRE_CA", requires = "tls_cert")]
         centre_ca: Option<PathBuf>,
+        /// A file of report readers, `name:hash` per line (hashes from `hash-secret`):
+        /// the report pages then need a login. Without it they are open.
+        #[arg(long, env = "SERVICEHALL_HQ_REPORT_READERS")]
+        report_readers: Option<PathBuf>,
     },
 }
 
@@ -601,6 +605,7 @@ fn main() -> Result<()> {
             tls_cert,
             tls_key,
             centre_ca,
+            report_readers,
         }) => {
             let database = database
                 .context("--database (or SERVICEHALL_HQ_DATABASE) is required to run hq")?;
@@ -609,6 +614,7 @@ fn main() -> Result<()> {
                 listen,
                 tls: tls_cert.zip(tls_key),
                 centre_ca,
+                report_readers,
             })
         }
     }

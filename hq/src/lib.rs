@@ -33,6 +33,7 @@ pub mod server;
 pub mod status;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod viewers;
 
 pub use server::{router, run, serve};
 
@@ -44,6 +45,8 @@ pub struct HqState {
     pub projector_wake: Arc<Notify>,
     /// Ingest demands the centre's current client certificate (`hq::pki`).
     pub centre_certificates: bool,
+    /// The report readers; `None` leaves the reports open (a private network only).
+    pub viewers: Option<Arc<viewers::Viewers>>,
 }
 
 impl HqState {
@@ -52,6 +55,7 @@ impl HqState {
             pool,
             projector_wake: Arc::new(Notify::new()),
             centre_certificates: false,
+            viewers: None,
         }
     }
 }
@@ -67,6 +71,9 @@ pub struct HqOptions {
     /// The directory of the centres' CA (`hq::pki`): with it (and `tls`), ingest also
     /// demands the centre's current client certificate.
     pub centre_ca: Option<PathBuf>,
+    /// A file of report readers (`name:argon2-hash` lines): with it the report pages and
+    /// targets need HTTP Basic authentication (`hq::viewers`).
+    pub report_readers: Option<PathBuf>,
 }
 
 /// What can stop headquarters, in an operator's words.

@@ -23,6 +23,14 @@ use crate::{HqError, HqOptions, HqState, db, ingest, migrate, projector, status}
 
 /// Every route of headquarters.
 pub fn router(state: HqState) -> Router {
+    // GB/T 5.6.2: with report readers configured, the reports and targets need a login.
+    let mut reports = crate::reports::router();
+    if let Some(v) = state.viewers.clone() {
+        reports = reports.route_layer(axum::middleware::from_fn_with_state(
+            v,
+            crate::viewers::require_viewer,
+        ));
+    }
     Router::new()
         .route(
             INGEST_PATH,
@@ -33,7 +41,7 @@ pub fn router(state: HqState) -> Router {
             &format!("{STATUS_PAGE_PREFIX}/{{centre_id}}/{{token}}"),
             get(status::status),
         )
-        .merge(crate::reports::router())
+        .merge(reports)
         .with_state(state)
 }
 
@@ -78,6 +86,15 @@ pub async fn serve(
     }
     let mut state = HqState::new(pool.clone());
     state.centre_certificates = centre_ca.is_some();
+    state.viewers = match &opts.report_readers {
+        Some(path) => Some(Arc::new(crate::viewers::Viewers::load(path)?)),
+        None => {
+            tracing::warn!(
+                "no report readers configured: the report pages are open to anyone who reaches them"
+            );
+            None
+        }
+    };
     let stop = crate::shutdown_channel(shutdown);
     let projector = tokio::spawn(projector::run(
         pool.clone(),

@@ -321,6 +321,21 @@ impl TestHq {
     /// Headquarters on an existing database (a restart), at `addr` (port 0 for any; a
     /// fixed address is retried for a while so a restart can take its old port back).
     pub async fn start_on(db_url: String, addr: SocketAddr) -> TestHq {
+        TestHq::start_configured(db_url, addr, None).await
+    }
+
+    /// Headquarters on a fresh database whose report pages need one of the readers in
+    /// the file `readers` (`hq::viewers`).
+    pub async fn start_with_readers(readers: std::path::PathBuf) -> TestHq {
+        let db_url = shared_pg().fresh_database();
+        TestHq::start_configured(db_url, SocketAddr::from(([127, 0, 0, 1], 0)), Some(readers)).await
+    }
+
+    async fn start_configured(
+        db_url: String,
+        addr: SocketAddr,
+        report_readers: Option<std::path::PathBuf>,
+    ) -> TestHq {
         let mut listener = None;
         for _ in 0..100 {
             match tokio::net::TcpListener::bind(addr).await {
@@ -340,6 +355,7 @@ impl TestHq {
             listen: addr,
             tls: None,
             centre_ca: None,
+            report_readers,
         };
         let task = tokio::spawn(crate::serve(listener, opts, async move {
             let _ = stopped.await;

@@ -340,6 +340,7 @@ impl HttpsHq {
                 listen: addr,
                 tls: Some((cert_file, key_file)),
                 centre_ca,
+                report_readers: None,
             },
             async move {
                 let _ = stopped.await;

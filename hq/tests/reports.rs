@@ -895,3 +895,70 @@ async fn bad_input_gets_a_bilingual_400() {
     let rows = csv(&hq, "/reports/targets.csv").await;
     assert!(rows.is_empty());
 }
+
+/// GB/T 5.6.2: with report readers configured, every report page, its CSV and the
+/// targets form need a reader's name and password (HTTP Basic, which a browser asks for
+/// by itself); ingest's health and the public status pages do not.
+#[tokio::test]
+async fn reports_need_a_readers_login_when_readers_are_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let readers = dir.path().join("readers");
+    let hash = {
+        use argon2::PasswordHasher;
+        let salt = argon2::password_hash::SaltString::encode_b64(b"fixed-test-salt!").unwrap();
+        argon2::Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string()
+    };
+    std::fs::write(&readers, format!("# report readers\nli.na:{hash}\n")).unwrap();
+    let hq = TestHq::start_with_readers(readers).await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/reports",
+        "/reports/satisfaction",
+        "/reports.csv",
+        "/reports/targets",
+    ] {
+        let url = format!("{}{path}", hq.url);
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path} without a login");
+        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Basic realm="), "{challenge}");
+        let r = client
+            .get(&url)
+            .basic_auth("li.na", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path} with a wrong password");
+        let r = client
+            .get(&url)
+            .basic_auth("nobody", Some("correct horse"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path} for an unknown reader");
+        let r = client
+            .get(&url)
+            .basic_auth("li.na", Some("correct horse"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path} for the reader");
+    }
+    // Setting a target is a report action too.
+    let r = client
+        .post(format!("{}/reports/targets", hq.url))
+        .form(&[("metric", "satisfaction_mean"), ("value", "4.5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client
+        .get(format!("{}/health", hq.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "health stays open");
+}
