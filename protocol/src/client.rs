@@ -44,6 +44,15 @@ impl ClientError {
     }
 }
 
+/// An HTTPS-only client with `tls` and the hub client's timeouts, for callers to finish.
+pub(crate) fn https_builder(tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls.clone())
+        .https_only(true)
+        .connect_timeout(HubClient::CONNECT_TIMEOUT)
+        .timeout(HubClient::TIMEOUT)
+}
+
 /// Whether `url` is an `https://` address (any case).
 pub(crate) fn is_https(url: &str) -> bool {
     url.split_once("://")
@@ -95,11 +104,7 @@ impl HubClient {
             (false, Some(_)) => Err(ClientError::NotSecure { url: base }),
             (true, Some(identity)) => {
                 let tls = identity.client_config()?;
-                let http = reqwest::Client::builder()
-                    .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
-                    .https_only(true)
-                    .connect_timeout(HubClient::CONNECT_TIMEOUT)
-                    .timeout(HubClient::TIMEOUT)
+                let http = https_builder(&tls)
                     .tcp_keepalive(std::time::Duration::from_secs(30))
                     .build()?;
                 Ok(HubClient {
@@ -117,12 +122,7 @@ impl HubClient {
     /// on the hub's own box, a technician's check).
     pub fn unenrolled(base: impl Into<String>, ca_pem: &str) -> Result<HubClient, ClientError> {
         let tls = DeviceIdentity::anonymous_config(ca_pem)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
-            .https_only(true)
-            .connect_timeout(HubClient::CONNECT_TIMEOUT)
-            .timeout(HubClient::TIMEOUT)
-            .build()?;
+        let http = https_builder(&tls).build()?;
         Ok(HubClient {
             base: base.into().trim_end_matches('/').to_owned(),
             http,

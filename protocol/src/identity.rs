@@ -166,28 +166,16 @@ impl DeviceIdentity {
         let ca = one_certificate(&self.ca_pem, &labels.ca)?;
         let cert = one_certificate(&self.cert_pem, &labels.cert)?;
         let key = private_key(&self.key_pem, &labels.key)?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca)?;
-        let mut config = rustls::ClientConfig::builder_with_provider(ring())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(vec![cert], key)?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
+        Ok(Arc::new(http11(
+            trusting_only(ca)?.with_client_auth_cert(vec![cert], key)?,
+        )))
     }
 
     /// TLS to the hub trusting only the CA in `ca_pem`, presenting no certificate: what
     /// a box not (or no longer) enrolled may use for the hub's health check and enrolment.
     pub fn anonymous_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, IdentityError> {
         let ca = one_certificate(ca_pem, "the hub's CA certificate")?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca)?;
-        let mut config = rustls::ClientConfig::builder_with_provider(ring())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(config))
+        Ok(Arc::new(http11(trusting_only(ca)?.with_no_client_auth())))
     }
 
     /// When this device's certificate stops being valid (`None` if it cannot be read).
@@ -200,17 +188,13 @@ impl DeviceIdentity {
     /// The fingerprint of this device's own certificate, as the hub lists it
     /// (`DeviceView::fingerprint`); empty if `cert_pem` holds no certificate.
     pub fn certificate_fingerprint(&self) -> String {
-        CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
-            .map(|der| format_fingerprint(&sha256(&der)))
-            .unwrap_or_default()
+        pem_fingerprint(&self.cert_pem)
     }
 
     /// The fingerprint of the hub's CA certificate as the hub's screen shows it
     /// ([`format_fingerprint`]); empty if `ca_pem` holds no certificate.
     pub fn fingerprint_of_ca(&self) -> String {
-        CertificateDer::from_pem_slice(self.ca_pem.as_bytes())
-            .map(|der| format_fingerprint(&sha256(&der)))
-            .unwrap_or_default()
+        pem_fingerprint(&self.ca_pem)
     }
 
     /// An identity from its three PEM texts, after the checks [`DeviceIdentity::load`]
@@ -640,42 +624,59 @@ fn refusal(status: u16, body: &[u8]) -> EnrolError {
 }
 
 fn http_client(config: rustls::ClientConfig) -> Result<reqwest::Client, EnrolError> {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(config)
-        .https_only(true)
-        .connect_timeout(crate::HubClient::CONNECT_TIMEOUT)
-        .timeout(crate::HubClient::TIMEOUT)
+    crate::client::https_builder(&config)
         .build()
         .map_err(|e| EnrolError::Tls(error_chain(&e)))
+}
+
+/// Client TLS (ring) that trusts `ca` alone, the hub's name checked as usual; the caller
+/// says whether a device certificate is presented.
+fn trusting_only(
+    ca: CertificateDer<'static>,
+) -> Result<
+    rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+    rustls::Error,
+> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca)?;
+    Ok(rustls::ClientConfig::builder_with_provider(ring())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots))
+}
+
+/// `config` offering HTTP/1.1 only (the API and the event stream's upgrade).
+fn http11(mut config: rustls::ClientConfig) -> rustls::ClientConfig {
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
+/// The fingerprint of the certificate in `pem` as the hub's screen shows it; empty if
+/// there is none.
+fn pem_fingerprint(pem: &str) -> String {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|der| format_fingerprint(&sha256(&der)))
+        .unwrap_or_default()
 }
 
 /// For the CA request only: TLS to whoever answers (the handshake is still checked
 /// against the key of the certificate presented, but the certificate itself is not).
 fn blind_client() -> Result<reqwest::Client, EnrolError> {
     let provider = ring();
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| EnrolError::Tls(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    http_client(config)
+    http_client(http11(config))
 }
 
 /// TLS that trusts only the hub's CA (and checks the hub's name as usual).
 fn pinned_client(ca: &CertificateDer<'static>) -> Result<reqwest::Client, EnrolError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(ca.clone())
-        .map_err(|e| EnrolError::Tls(format!("the hub's CA certificate: {e}")))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(ring())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| EnrolError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
+    let config = trusting_only(ca.clone())
+        .map_err(|e| EnrolError::Tls(format!("the hub's CA certificate: {e}")))?
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    http_client(config)
+    http_client(http11(config))
 }
 
 /// One request; the status and at most [`MAX_ANSWER`] bytes of the body.
