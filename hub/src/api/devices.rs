@@ -27,6 +27,28 @@ use crate::store::{self, Actor, StoreError};
 /// together; beyond, every enrolment is refused until the minute has passed.
 pub const REFUSED_ENROLMENTS_PER_MINUTE: u32 = 100;
 
+/// The answer when the CA does not sign a device's request: the request's fault (422
+/// naming `csr_pem`), or the hub's (503, logged under `during`).
+fn signing_refused(e: PkiError, during: &str) -> ApiError {
+    match e {
+        PkiError::BadRequest(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            &e.to_string(),
+            Some("csr_pem"),
+        ),
+        other => {
+            tracing::error!("{during}: {other}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "certificate_unavailable",
+                "the hub could not make a certificate just now; try again",
+                None,
+            )
+        }
+    }
+}
+
 fn require_admin(s: &store::Session) -> Result<(), ApiError> {
     if s.role.at_least(domain::Role::Admin) {
         Ok(())
@@ -188,25 +210,10 @@ pub(super) async fn enrol(
         st.cfg.security.device_cert_days,
     ) {
         Ok(s) => s,
-        Err(e @ PkiError::BadRequest(_)) => {
-            // The code was right: a broken request is no guess.
+        Err(e) => {
+            // The code was right: a broken request or a failing CA is no guess.
             tries.not_a_guess();
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                &e.to_string(),
-                Some("csr_pem"),
-            ));
-        }
-        Err(other) => {
-            tracing::error!("enrolment: {other}");
-            tries.not_a_guess();
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "certificate_unavailable",
-                "the hub could not make a certificate just now; try again",
-                None,
-            ));
+            return Err(signing_refused(e, "enrolment"));
         }
     };
     let cert = store::devices::NewCert {
@@ -319,23 +326,7 @@ pub(super) async fn renew(
             peer.role,
             st.cfg.security.device_cert_days,
         )
-        .map_err(|e| match e {
-            PkiError::BadRequest(_) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                &e.to_string(),
-                Some("csr_pem"),
-            ),
-            other => {
-                tracing::error!("renewal: {other}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "certificate_unavailable",
-                    "the hub could not make a certificate just now; try again",
-                    None,
-                )
-            }
-        })?;
+        .map_err(|e| signing_refused(e, "renewal"))?;
     let cert = store::devices::NewCert {
         fingerprint: signed.fingerprint.clone(),
         not_after: signed.not_after,
